@@ -1,0 +1,26 @@
+"""skanode: Neural ODEs, Augmented Neural ODEs and ResNets as scikit-learn estimators."""
+
+from .callbacks import NFECallback
+from .estimators import (
+    ANODEClassifier,
+    ANODERegressor,
+    NODEClassifier,
+    NODERegressor,
+    ResNetClassifier,
+    ResNetRegressor,
+)
+from .exceptions import SolverError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ANODEClassifier",
+    "ANODERegressor",
+    "NFECallback",
+    "NODEClassifier",
+    "NODERegressor",
+    "ResNetClassifier",
+    "ResNetRegressor",
+    "SolverError",
+    "__version__",
+]

@@ -1,0 +1,15 @@
+"""Exceptions raised by skanode."""
+
+from __future__ import annotations
+
+__all__ = ["SolverError"]
+
+
+class SolverError(RuntimeError):
+    """The ODE solver could not integrate the dynamics.
+
+    Raised when an adaptive solver exceeds its step budget, when its step size
+    underflows, or when the state stops being finite.  The message names the
+    solver, its tolerances, the step limit, the time reached and the number of
+    function evaluations (NFE), and suggests remedies.
+    """

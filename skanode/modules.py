@@ -1,0 +1,135 @@
+"""Plain ``torch.nn`` modules: the ODE network (NODE / ANODE) and the ResNet.
+
+No skorch and no device handling here: these are ordinary modules that can be
+used in any PyTorch training loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from .augment import Augment
+from .dynamics import MLPField
+from .odeblock import ODEBlock
+
+__all__ = ["ODENet", "ResNet"]
+
+
+class ODENet(nn.Module):
+    """Augmentation -> ODE block -> linear head.
+
+    ``augment_dim=0`` gives the Neural ODE (NODE) of the paper, ``augment_dim=p``
+    the Augmented Neural ODE (ANODE) that solves the ODE in ``R^(d+p)``.
+
+    Parameters
+    ----------
+    input_dim : int
+        Number of input features ``d``.
+    output_dim : int
+        Size of the output (number of classes or regression targets).
+    hidden_dim : int, default=32
+        Width of the vector field's hidden layers.
+    augment_dim : int, default=0
+        Number of zero dimensions ``p`` appended before the solve.
+    time_dependent : bool, default=True
+        Whether the vector field takes ``t`` as an input.
+    nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
+        Activation of the vector field.
+    **ode_options
+        Passed to :class:`~skanode.odeblock.ODEBlock`: ``integration_time``,
+        ``solver``, ``rtol``, ``atol``, ``adjoint``, ``max_num_steps``,
+        ``solver_options``.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        *,
+        hidden_dim: int = 32,
+        augment_dim: int = 0,
+        time_dependent: bool = True,
+        nonlinearity: str = "relu",
+        **ode_options: Any,
+    ) -> None:
+        super().__init__()
+        state_dim = input_dim + augment_dim
+        self.augment = Augment(augment_dim, dim=1)
+        field = MLPField(state_dim, hidden_dim, time_dependent=time_dependent,
+                         nonlinearity=nonlinearity)
+        self.odeblock = ODEBlock(field, **ode_options)
+        self.head = nn.Linear(state_dim, output_dim)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Return ``phi(x) = h(T)``, augmented dimensions included, ``(batch, d + p)``."""
+        return self.odeblock(self.augment(x))
+
+    def trajectory(self, x: torch.Tensor, times: Sequence[float] | torch.Tensor) -> torch.Tensor:
+        """Return the (augmented) states at ``times``, ``(len(times), batch, d + p)``."""
+        return self.odeblock.trajectory(self.augment(x), times)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the head's output, ``(batch, output_dim)``."""
+        return self.head(self.features(x).flatten(1))
+
+
+class ResNet(nn.Module):
+    """``num_layers`` residual blocks ``h + MLP(h)`` -> linear head.
+
+    Each residual MLP has the shape of the ODE vector field
+    (``d -> hidden -> hidden -> d``) without the time input, so a ResNet is the
+    Euler discretisation, with step 1 and untied weights, of a NODE.
+
+    Parameters
+    ----------
+    input_dim : int
+        Number of input features ``d``.
+    output_dim : int
+        Size of the output.
+    hidden_dim : int, default=32
+        Width of each block's hidden layers.
+    num_layers : int, default=5
+        Number of residual blocks.
+    nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
+        Activation of the blocks.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        *,
+        hidden_dim: int = 32,
+        num_layers: int = 5,
+        nonlinearity: str = "relu",
+    ) -> None:
+        super().__init__()
+        if int(num_layers) != num_layers or num_layers < 1:
+            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}.")
+        self.blocks = nn.ModuleList(
+            MLPField(input_dim, hidden_dim, time_dependent=False, nonlinearity=nonlinearity)
+            for _ in range(int(num_layers))
+        )
+        self.head = nn.Linear(input_dim, output_dim)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the state after the last residual block, ``(batch, d)``."""
+        for block in self.blocks:
+            x = x + block(0.0, x)
+        return x
+
+    def trajectory(self, x: torch.Tensor, times: Sequence[float] | None = None) -> torch.Tensor:
+        """Return the input and the state after every block, ``(num_layers + 1, batch, d)``."""
+        states = [x]
+        for block in self.blocks:
+            states.append(states[-1] + block(0.0, states[-1]))
+        return torch.stack(states)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the head's output, ``(batch, output_dim)``."""
+        return self.head(self.features(x))
+
