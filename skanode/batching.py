@@ -18,36 +18,31 @@ __all__ = ["ArrayDataset", "BatchLoader"]
 
 
 class ArrayDataset(Dataset):
-    """Inputs, the targets fed to the loss, and the user's original labels.
+    """Inputs and the targets the loss sees, as tensors already in memory.
 
     Parameters
     ----------
     X : torch.Tensor
         Inputs, first axis is the sample axis.
-    target : torch.Tensor or None, default=None
-        What the loss sees (encoded class indices, float regression targets).
-    y : array-like or None, default=None
-        The labels as the user gave them; skorch's scoring callbacks read
-        ``dataset.y``, so scores compare the user's labels with ``predict``.
+    y : torch.Tensor or None, default=None
+        Targets as fed to the loss: class indices into ``classes_`` for
+        classifiers, float targets for regressors.
     """
 
-    def __init__(self, X: torch.Tensor, target: torch.Tensor | None = None,
-                 y: Any = None) -> None:
+    def __init__(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
         self.X = X
-        self.target = target
-        self.y = target if y is None else y
+        self.y = y
 
     def __len__(self) -> int:
         return len(self.X)
 
     def __getitem__(self, i):
-        return self.X[i], (self.target[i] if self.target is not None else torch.zeros(()))
+        return self.X[i], (self.y[i] if self.y is not None else torch.zeros(()))
 
     def batch(self, index: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the inputs and targets at ``index`` in one operation."""
         X = self.X[index]
-        target = self.target[index] if self.target is not None else torch.zeros(len(X))
-        return X, target
+        return X, (self.y[index] if self.y is not None else torch.zeros(len(X)))
 
 
 class BatchLoader:

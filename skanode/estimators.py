@@ -14,11 +14,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
+from sklearn.metrics import accuracy_score
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
-from skorch.utils import is_dataset
+from skorch.callbacks import EpochScoring
+from skorch.utils import data_from_dataset, is_dataset, to_numpy
 from torch import nn
 
 from .batching import ArrayDataset, BatchLoader
@@ -35,7 +38,7 @@ __all__ = [
 ]
 
 
-class _SkanodeNet:
+class _SkanodeNet(TransformerMixin):
     """Validation, encoding, shape inference and seeding shared by all estimators.
 
     Subclasses provide ``_module_params`` (the model hyperparameters passed to
@@ -58,7 +61,6 @@ class _SkanodeNet:
         **kwargs: Any,
     ) -> None:
         self.random_state = random_state
-        kwargs.setdefault("iterator_train__shuffle", True)
         super().__init__(
             module,
             lr=lr,
@@ -131,7 +133,7 @@ class _SkanodeNet:
         return self._fit(X, y, initialize=not self.initialized_, **fit_params)
 
     def _fit(self, X, y, *, initialize: bool, **fit_params):
-        self._check_device()
+        self._require_device()
         if not is_dataset(X):
             X, y = self._validate_training_data(X, y, reset=initialize)
         with self._seeded():
@@ -141,8 +143,6 @@ class _SkanodeNet:
         return self
 
     def _validate_training_data(self, X, y, *, reset: bool):
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None.")
         X, y = validate_data(self, X, y, reset=reset, **self._x_checks(), **self._y_checks())
         y = self._prepare_y(y, reset=reset)
         return self._as_tensor(X), y
@@ -165,7 +165,7 @@ class _SkanodeNet:
         X = validate_data(self, X, reset=False, **self._x_checks())
         return self._as_tensor(X)
 
-    def _check_device(self) -> None:
+    def _require_device(self) -> None:
         device = str(self.device) if self.device is not None else "cpu"
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError(
@@ -215,8 +215,7 @@ class _SkanodeNet:
             return X
         if not isinstance(X, torch.Tensor):
             X = self._validate_X(X)
-        target = None if y is None else self._encode_target(y)
-        return ArrayDataset(X, target, y)
+        return ArrayDataset(X, None if y is None else self._encode_target(y))
 
     # -- inference -----------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -292,7 +291,26 @@ class _SkanodeNet:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.non_deterministic = self.random_state is None
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the network computes in float32
         return tags
+
+    def _get_param_names(self):
+        # skorch lists every attribute without a trailing underscore; private ones are not
+        # parameters (sklearn's clone and set_params would otherwise pass them around).
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
+
+    def get_iterator(self, dataset, training=False):
+        """Return the batch iterator; unlike skorch, training batches are shuffled by default.
+
+        ``iterator_train__shuffle=False`` turns shuffling off.
+        """
+        if not training:
+            return super().get_iterator(dataset, training=False)
+        kwargs = {"batch_size": self.batch_size, "shuffle": True,
+                  **self.get_params_for("iterator_train")}
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        return self.iterator_train(dataset, **kwargs)
 
 
 class _Classifier(_SkanodeNet):
@@ -300,6 +318,16 @@ class _Classifier(_SkanodeNet):
 
     def __init__(self, module, *, criterion=nn.CrossEntropyLoss, **kwargs):
         super().__init__(module, criterion=criterion, **kwargs)
+
+    @property
+    def _default_callbacks(self):
+        # skorch's own valid_acc would compare the encoded targets of the batches with
+        # predict's labels; this one decodes them first.
+        return [
+            (name, EpochScoring(_label_accuracy, name="valid_acc", lower_is_better=False)
+             if name == "valid_acc" else callback)
+            for name, callback in super()._default_callbacks
+        ]
 
     def _prepare_y(self, y, *, reset: bool):
         y = column_or_1d(y, warn=True)
@@ -334,7 +362,15 @@ class _Classifier(_SkanodeNet):
         numpy.ndarray of shape (n_samples,)
             Labels, of the same type as the labels given to ``fit``.
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        index = self.predict_proba(X).argmax(axis=1)
+        return self.classes_[index]
+
+
+def _label_accuracy(net: _Classifier, X: Any, y: Any = None) -> float:
+    """Accuracy of ``net`` on a dataset whose targets are encoded class indices."""
+    if y is None:
+        _, y = data_from_dataset(X)
+    return accuracy_score(net.classes_[to_numpy(y).astype(int)], net.predict(X))
 
 
 class _Regressor(_SkanodeNet):
@@ -350,7 +386,7 @@ class _Regressor(_SkanodeNet):
         y = np.asarray(y)
         if reset:
             self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-            self._y_ndim = y.ndim
+            self._y_ndim_ = y.ndim
         elif (1 if y.ndim == 1 else y.shape[1]) != self.n_outputs_:
             raise ValueError(f"y has a different number of targets than in the first fit "
                              f"({self.n_outputs_}).")
@@ -373,8 +409,18 @@ class _Regressor(_SkanodeNet):
         numpy.ndarray of shape (n_samples,) or (n_samples, n_targets)
             1-D when ``fit`` was given 1-D targets.
         """
-        pred = self.predict_proba(X)
-        return pred.ravel() if getattr(self, "_y_ndim", 2) == 1 else pred
+        pred = NeuralNet.predict_proba(self, self._validate_X(X)).astype(np.float64)
+        return pred.ravel() if getattr(self, "_y_ndim_", 2) == 1 else pred
+
+    @property
+    def predict_proba(self):
+        """Regressors have no ``predict_proba``; use ``predict``."""
+        raise AttributeError(f"{type(self).__name__} has no predict_proba; use predict.")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
 
 # -- the model families ------------------------------------------------------------------

@@ -172,7 +172,7 @@ class ODEBlock(nn.Module):
         field = self.field
         start = field.start = field.calls
         # One budget for this forward solve; reset below for the backward solve.
-        field.limit = start + self._nfe_budget()
+        field.limit = self._limit_from(start)
         kwargs = dict(rtol=self.rtol, atol=self.atol, method=self.solver,
                       options=self.solver_options or None)
         try:
@@ -186,18 +186,18 @@ class ODEBlock(nn.Module):
         finally:
             self._forward_nfe = field.calls - start
             self._forward_end = field.start = field.calls
-            field.limit = field.calls + self._nfe_budget()
+            field.limit = self._limit_from(field.calls)
         if not torch.isfinite(out[-1]).all():
             raise SolverError(
                 _message(field.settings, "the state became non-finite", self._forward_nfe)
             )
         return out
 
-    def _nfe_budget(self) -> int | None:
+    def _limit_from(self, calls: int) -> int | None:
         per_step = _EVALS_PER_STEP.get(self.solver)
         if per_step is None:  # fixed-grid methods stop by construction
             return None
-        return self.max_num_steps * per_step + 2  # +2 for the initial step-size selection
+        return calls + self.max_num_steps * per_step + 2  # +2: initial step-size selection
 
     def extra_repr(self) -> str:
         """Summarise the options in ``repr``."""
