@@ -441,6 +441,7 @@ class _ODEModel:
         max_num_steps: int = 1000,
         solver_options: dict[str, Any] | None = None,
         integration_time: float = 1.0,
+        linear_head: bool = True,
         **kwargs: Any,
     ) -> None:
         self.hidden_dim = hidden_dim
@@ -453,6 +454,7 @@ class _ODEModel:
         self.max_num_steps = max_num_steps
         self.solver_options = solver_options
         self.integration_time = integration_time
+        self.linear_head = linear_head
         super().__init__(module, **kwargs)
 
     def _module_params(self) -> dict[str, Any]:
@@ -468,6 +470,7 @@ class _ODEModel:
             "max_num_steps": self.max_num_steps,
             "solver_options": self.solver_options,
             "integration_time": self.integration_time,
+            "linear_head": self.linear_head,
         }
 
 
@@ -488,16 +491,18 @@ class _ResNetModel:
         hidden_dim: int = 32,
         num_layers: int = 5,
         nonlinearity: str = "relu",
+        linear_head: bool = True,
         **kwargs: Any,
     ) -> None:
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
         self.nonlinearity = nonlinearity
+        self.linear_head = linear_head
         super().__init__(module, **kwargs)
 
     def _module_params(self) -> dict[str, Any]:
         return {"hidden_dim": self.hidden_dim, "num_layers": self.num_layers,
-                "nonlinearity": self.nonlinearity}
+                "nonlinearity": self.nonlinearity, "linear_head": self.linear_head}
 
 
 # -- docstrings ---------------------------------------------------------------------------
@@ -526,6 +531,10 @@ _MODEL_PARAMS = {
         Extra torchdiffeq options, e.g. ``{"step_size": 0.05}`` for ``"rk4"``.
     integration_time : float, default=1.0
         End time ``T`` of the solve.
+    linear_head : bool, default=True
+        A linear layer maps ``h(T)`` to the output.  ``False`` outputs the first
+        coordinates of ``h(T)`` itself, so the flow alone must fit the targets
+        (the paper's ``g_1d`` experiment).
 """,
     "anode": """\
     augment_dim : int, default=5
@@ -539,6 +548,9 @@ _MODEL_PARAMS = {
         Number of residual blocks.
     nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
         Activation of the blocks.
+    linear_head : bool, default=True
+        A linear layer maps the last state to the output; ``False`` outputs its
+        first coordinates.
 """,
 }
 

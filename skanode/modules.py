@@ -16,7 +16,35 @@ from .augment import Augment
 from .dynamics import MLPField
 from .odeblock import ODEBlock
 
-__all__ = ["ODENet", "ResNet"]
+__all__ = ["ODENet", "ResNet", "make_head"]
+
+
+class _Leading(nn.Module):
+    """Read the output off the state: its first ``size`` coordinates."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h[:, : self.size]
+
+
+def make_head(state_dim: int, output_dim: int, linear: bool = True) -> nn.Module:
+    """Return the map from the final state to the output.
+
+    A linear layer (the paper's models), or with ``linear=False`` the identity on
+    the first ``output_dim`` coordinates, so that the flow itself must map inputs
+    to targets (the paper's ``g_1d`` experiment, Fig. 3).
+    """
+    if linear:
+        return nn.Linear(state_dim, output_dim)
+    if output_dim > state_dim:
+        raise ValueError(
+            f"linear_head=False reads the output off the state, but output_dim={output_dim} "
+            f"exceeds the state dimension {state_dim}."
+        )
+    return _Leading(output_dim)
 
 
 class ODENet(nn.Module):
@@ -39,6 +67,9 @@ class ODENet(nn.Module):
         Whether the vector field takes ``t`` as an input.
     nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
         Activation of the vector field.
+    linear_head : bool, default=True
+        Linear layer on ``h(T)``; ``False`` outputs the first ``output_dim``
+        coordinates of ``h(T)`` directly.
     **ode_options
         Passed to :class:`~skanode.odeblock.ODEBlock`: ``integration_time``,
         ``solver``, ``rtol``, ``atol``, ``adjoint``, ``max_num_steps``,
@@ -54,6 +85,7 @@ class ODENet(nn.Module):
         augment_dim: int = 0,
         time_dependent: bool = True,
         nonlinearity: str = "relu",
+        linear_head: bool = True,
         **ode_options: Any,
     ) -> None:
         super().__init__()
@@ -62,7 +94,7 @@ class ODENet(nn.Module):
         field = MLPField(state_dim, hidden_dim, time_dependent=time_dependent,
                          nonlinearity=nonlinearity)
         self.odeblock = ODEBlock(field, **ode_options)
-        self.head = nn.Linear(state_dim, output_dim)
+        self.head = make_head(state_dim, output_dim, linear_head)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Return ``phi(x) = h(T)``, augmented dimensions included, ``(batch, d + p)``."""
@@ -96,6 +128,9 @@ class ResNet(nn.Module):
         Number of residual blocks.
     nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
         Activation of the blocks.
+    linear_head : bool, default=True
+        Linear layer on the last state; ``False`` outputs its first
+        ``output_dim`` coordinates.
     """
 
     def __init__(
@@ -106,6 +141,7 @@ class ResNet(nn.Module):
         hidden_dim: int = 32,
         num_layers: int = 5,
         nonlinearity: str = "relu",
+        linear_head: bool = True,
     ) -> None:
         super().__init__()
         if int(num_layers) != num_layers or num_layers < 1:
@@ -114,7 +150,7 @@ class ResNet(nn.Module):
             MLPField(input_dim, hidden_dim, time_dependent=False, nonlinearity=nonlinearity)
             for _ in range(int(num_layers))
         )
-        self.head = nn.Linear(input_dim, output_dim)
+        self.head = make_head(input_dim, output_dim, linear_head)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Return the state after the last residual block, ``(batch, d)``."""

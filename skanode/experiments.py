@@ -1,0 +1,297 @@
+"""The paper's toy experiments as functions that return plain records.
+
+Nothing here prints or writes files: every function returns a list of records
+(dicts of numbers, lists and, under ``"estimator"``, the fitted model for
+plotting), and reports progress through an optional ``progress(n_epochs)``
+callable.  The command line (:mod:`skanode.cli`) prints and writes them.
+
+The toy experiments are regressions onto the +/-1 targets, trained with the
+squared error, as in the paper; "accuracy" is the fraction of predictions with
+the sign of the target.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+from .batching import ArrayDataset
+from .datasets import angular_mask, make_concentric_spheres, make_g1d, make_shifted_sines
+from .estimators import ANODERegressor, NODERegressor, ResNetRegressor
+
+__all__ = [
+    "MODELS",
+    "PAPER_BEST_PARAMS",
+    "PAPER_GRID",
+    "feature_evolution",
+    "g1d_experiment",
+    "generalization_experiment",
+    "headline_experiment",
+    "loss_curves_experiment",
+    "make_dataset",
+    "make_model",
+    "search_experiment",
+]
+
+MODELS = {"node": NODERegressor, "anode": ANODERegressor, "resnet": ResNetRegressor}
+LABELS = {"node": "NODE", "anode": "ANODE", "resnet": "ResNet"}
+# Appendix F.2.1: the grid searched with 3-fold CV, and the best values it reports.
+PAPER_GRID = {"batch_size": [64, 128], "lr": [1e-3, 5e-4, 1e-4], "hidden_dim": [16, 32]}
+PAPER_EXTRA_GRID = {"anode": {"augment_dim": [1, 2, 5]}, "resnet": {"num_layers": [2, 5, 10]},
+                    "node": {}}
+PAPER_BEST_PARAMS = {
+    "node": {"batch_size": 64, "lr": 1e-3, "hidden_dim": 32},
+    "anode": {"batch_size": 64, "lr": 1e-3, "hidden_dim": 32, "augment_dim": 5},
+    "resnet": {"batch_size": 64, "lr": 1e-3, "hidden_dim": 32, "num_layers": 5},
+}
+
+Progress = Callable[[int], None] | None
+
+
+class _EpochProgress(Callback):
+    """Tell ``progress`` that one more epoch finished."""
+
+    def __init__(self, progress: Callable[[int], None]) -> None:
+        self.progress = progress
+
+    def on_epoch_end(self, net, **kwargs):
+        self.progress(1)
+
+
+class _FeatureSnapshots(Callback):
+    """Record ``transform(X)`` at chosen epochs (the paper's feature-space evolution)."""
+
+    def __init__(self, X: np.ndarray, epochs: Sequence[int]) -> None:
+        self.X = X
+        self.epochs = epochs
+
+    def on_train_begin(self, net, **kwargs):
+        self.snapshots_ = {}
+        if 0 in self.epochs:
+            self.snapshots_[0] = net.transform(self.X)
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history)
+        if epoch in self.epochs:
+            self.snapshots_[epoch] = net.transform(self.X)
+
+
+class _HeldOut:
+    """A ``train_split`` that trains on everything given and validates on fixed data."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.X = X
+        self.y = y
+
+    def __call__(self, dataset, y=None, **kwargs):
+        valid = ArrayDataset(torch.as_tensor(self.X, dtype=torch.float32),
+                             torch.as_tensor(self.y, dtype=torch.float32).reshape(len(self.y), -1))
+        return dataset, valid
+
+
+def make_model(kind: str, *, augment_dim: int = 5, num_layers: int = 5, **params: Any):
+    """Return the paper's regressor of ``kind`` (``"node"``, ``"anode"`` or ``"resnet"``).
+
+    Defaults are the paper's best settings: hidden 32, batch 64, Adam lr 1e-3,
+    dopri5 with rtol = atol = 1e-3; ``params`` override them.
+    """
+    if kind not in MODELS:
+        raise ValueError(f"Unknown model {kind!r}; choose one of {sorted(MODELS)}.")
+    defaults = {"hidden_dim": 32, "batch_size": 64, "lr": 1e-3}
+    if kind == "anode":
+        defaults["augment_dim"] = augment_dim
+    if kind == "resnet":
+        defaults["num_layers"] = num_layers
+    return MODELS[kind](**{**defaults, **params})
+
+
+def make_dataset(name: str, *, dim: int = 2, random_state: int | None = None,
+                 n_inner: int = 1000, n_outer: int = 2000):
+    """Return ``X, y`` (float targets) for ``"spheres"``, ``"sines"`` or ``"g1d"``."""
+    if name == "spheres":
+        X, y = make_concentric_spheres(n_inner, n_outer, dim=dim, random_state=random_state)
+    elif name == "sines":
+        X, y = make_shifted_sines(n_inner + n_outer, random_state=random_state)
+    elif name == "g1d":
+        X, y = make_g1d(n_inner + n_outer, noise=0.0, random_state=random_state)
+    else:
+        raise ValueError(f"Unknown dataset {name!r}; choose spheres, sines or g1d.")
+    return X, y.astype(float)
+
+
+def _fit_record(kind: str, X, y, *, seed: int, repeat: int, epochs: int, progress: Progress,
+                callbacks: Sequence[tuple[str, Callback]] = (), **params: Any) -> dict:
+    callbacks = list(callbacks)
+    if progress is not None:
+        callbacks.append(("progress", _EpochProgress(progress)))
+    est = make_model(kind, max_epochs=epochs, random_state=seed, callbacks=callbacks, **params)
+    start = time.perf_counter()
+    est.fit(X, y)
+    seconds = time.perf_counter() - start
+    history = est.history
+    curves = {key: [row[key] for row in history if key in row]
+              for key in ("train_loss", "valid_loss", "forward_nfe", "backward_nfe")}
+    curves = {key: values for key, values in curves.items() if values}
+    pred = est.predict(X)
+    return {
+        "model": kind,
+        "label": LABELS[kind],
+        "repeat": repeat,
+        "seed": seed,
+        "epochs": epochs,
+        "curves": curves,
+        "final_loss": curves["train_loss"][-1],
+        "final_forward_nfe": curves.get("forward_nfe", [float("nan")])[-1],
+        "accuracy": float(np.mean(np.sign(pred.ravel()) == np.sign(y.ravel()))),
+        "seconds_per_epoch": seconds / epochs,
+        "n_parameters": sum(p.numel() for p in est.module_.parameters()),
+        "estimator": est,
+    }
+
+
+def _runs(models: Sequence[str], repeats: int, seed: int):
+    for repeat in range(repeats):
+        for kind in models:
+            yield kind, repeat, seed + repeat
+
+
+def headline_experiment(*, epochs: int = 20, repeats: int = 1, dim: int = 2, seed: int = 0,
+                        models: Sequence[str] = ("node", "anode", "resnet"),
+                        device: str = "cpu", progress: Progress = None) -> list[dict]:
+    """NODE vs ANODE vs ResNet on the paper's concentric spheres (Fig. 7, Table-style).
+
+    Returns one record per model and repeat: loss and NFE curves, final loss,
+    final forward NFE, sign accuracy, seconds per epoch.
+    """
+    X, y = make_dataset("spheres", dim=dim, random_state=seed)
+    return [
+        _fit_record(kind, X, y, seed=s, repeat=r, epochs=epochs, progress=progress, device=device)
+        for kind, r, s in _runs(models, repeats, seed)
+    ]
+
+
+def loss_curves_experiment(*, dataset: str = "spheres", dim: int = 2, epochs: int = 50,
+                           repeats: int = 5, seed: int = 0,
+                           models: Sequence[str] = ("resnet", "node", "anode"),
+                           device: str = "cpu", progress: Progress = None) -> list[dict]:
+    """Training-loss curves over repeats (Fig. 5 for ``dim`` 1 and 2, Fig. 20 for ``"sines"``)."""
+    records = []
+    for kind, r, s in _runs(models, repeats, seed):
+        X, y = make_dataset(dataset, dim=dim, random_state=s)
+        rec = _fit_record(kind, X, y, seed=s, repeat=r, epochs=epochs, progress=progress,
+                          device=device)
+        rec.update(dataset=dataset, dim=dim)
+        records.append(rec)
+    return records
+
+
+def g1d_experiment(*, epochs: int = 50, seed: int = 0, n_samples: int = 100,
+                   device: str = "cpu", progress: Progress = None) -> list[dict]:
+    """Prop. 1 / Fig. 3: the flow alone must map -1 to 1 and 1 to -1.
+
+    Trains, without a linear head, a NODE on the identity and a NODE, an ANODE
+    (p = 1) and a ResNet on ``g_1d``.  A NODE cannot cross trajectories, so on
+    ``g_1d`` it maps both points to about 0 and its loss stays near 1.
+    """
+    runs = [("node", False, {}), ("node", True, {}), ("anode", True, {"augment_dim": 1}),
+            ("resnet", True, {})]
+    records = []
+    for kind, flip, extra in runs:
+        X, y = make_g1d(n_samples, flip=flip, random_state=seed)
+        rec = _fit_record(kind, X, y, seed=seed, repeat=0, epochs=epochs, progress=progress,
+                          device=device, linear_head=False, lr=1e-2, **extra)
+        est = rec["estimator"]
+        rec.update(target="g_1d" if flip else "identity",
+                   prediction_at={"-1": float(est.predict(np.array([[-1.0]]))[0]),
+                                  "+1": float(est.predict(np.array([[1.0]]))[0])})
+        records.append(rec)
+    return records
+
+
+def feature_evolution(*, epochs: int = 50, seed: int = 0, dim: int = 2,
+                      snapshot_epochs: Sequence[int] = (0, 5, 10, 50),
+                      models: Sequence[str] = ("node", "anode"), device: str = "cpu",
+                      progress: Progress = None) -> list[dict]:
+    """Fig. 7 / Fig. 8: loss and NFE curves, flows and the feature space during training.
+
+    Each record adds ``snapshots``: ``{epoch: transform(X_sub)}`` for a fixed
+    subset ``X_sub`` of 300 points (``"snapshot_X"``, ``"snapshot_y"``).
+    """
+    X, y = make_dataset("spheres", dim=dim, random_state=seed)
+    sub = np.random.RandomState(seed).choice(len(X), 300, replace=False)
+    records = []
+    for kind in models:
+        snap = _FeatureSnapshots(X[sub], [e for e in snapshot_epochs if e <= epochs])
+        rec = _fit_record(kind, X, y, seed=seed, repeat=0, epochs=epochs, progress=progress,
+                          device=device, callbacks=[("snapshots", snap)])
+        rec.update(snapshots=snap.snapshots_, snapshot_X=X[sub], snapshot_y=y[sub])
+        records.append(rec)
+    return records
+
+
+def generalization_experiment(*, epochs: int = 50, seed: int = 0, repeats: int = 1,
+                              slice_: tuple[float, float] = (0.0, np.pi / 5),
+                              models: Sequence[str] = ("node", "anode"), device: str = "cpu",
+                              grid_size: int = 100, progress: Progress = None) -> list[dict]:
+    """Fig. 9: hold out every point with angle in ``slice_``; map the whole input plane.
+
+    Records add the validation-loss curve (``curves["valid_loss"]``) and
+    ``input_map``: the prediction on a ``grid_size`` x ``grid_size`` grid of
+    ``[-1.5, 1.5]^2`` (``"grid_x"``, ``"grid_y"``).
+    """
+    records = []
+    for kind, r, s in _runs(models, repeats, seed):
+        X, y = make_dataset("spheres", dim=2, random_state=s)
+        held = angular_mask(X, *slice_)
+        rec = _fit_record(kind, X[~held], y[~held], seed=s, repeat=r, epochs=epochs,
+                          progress=progress, device=device,
+                          train_split=_HeldOut(X[held], y[held]))
+        axis = np.linspace(-1.5, 1.5, grid_size)
+        gx, gy = np.meshgrid(axis, axis)
+        values = rec["estimator"].predict(np.column_stack([gx.ravel(), gy.ravel()]))
+        rec.update(input_map=values.reshape(gx.shape), grid_x=gx, grid_y=gy,
+                   slice=list(slice_), n_valid=int(held.sum()))
+        records.append(rec)
+    return records
+
+
+def search_experiment(*, model: str = "anode", dim: int = 2, epochs: int = 50, seed: int = 0,
+                      grid: dict[str, list] | None = None, n_jobs: int = 1,
+                      n_inner: int = 1000, n_outer: int = 2000, device: str = "cpu",
+                      verbose: int = 0) -> dict:
+    """Appendix F.2.1: the paper's 3-fold grid search for one model on spheres in ``dim``.
+
+    Returns ``{"model", "dim", "best_params", "best_score", "paper_best_params",
+    "cv_results", "seconds"}``; ``cv_results`` is ``GridSearchCV.cv_results_``
+    with ``mean_test_nfe`` (the candidate's mean training forward NFE) beside
+    the (negative MSE) score.
+    """
+    from sklearn.model_selection import GridSearchCV
+
+    from .scoring import nfe_scorer
+
+    grid = grid if grid is not None else {**PAPER_GRID, **PAPER_EXTRA_GRID[model]}
+    X, y = make_dataset("spheres", dim=dim, random_state=seed, n_inner=n_inner,
+                        n_outer=n_outer)
+    search = GridSearchCV(
+        make_model(model, max_epochs=epochs, random_state=seed, device=device),
+        grid, cv=3, n_jobs=n_jobs, verbose=verbose, refit="score",
+        scoring={"score": "neg_mean_squared_error", "nfe": nfe_scorer()},
+    )
+    start = time.perf_counter()
+    search.fit(X, y)
+    return {
+        "model": model,
+        "dim": dim,
+        "epochs": epochs,
+        "best_params": search.best_params_,
+        "best_score": float(search.best_score_),
+        "paper_best_params": {k: v for k, v in PAPER_BEST_PARAMS[model].items() if k in grid},
+        "cv_results": search.cv_results_,
+        "seconds": time.perf_counter() - start,
+    }
