@@ -9,13 +9,15 @@ from .estimators import (
     ResNetClassifier,
     ResNetRegressor,
 )
-from .exceptions import SolverError
+from .exceptions import DivergenceError, SolverError
+from .persistence import load
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ANODEClassifier",
     "ANODERegressor",
+    "DivergenceError",
     "NFECallback",
     "NODEClassifier",
     "NODERegressor",
@@ -23,4 +25,5 @@ __all__ = [
     "ResNetRegressor",
     "SolverError",
     "__version__",
+    "load",
 ]

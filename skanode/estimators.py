@@ -9,6 +9,8 @@ device check.  Behaviour during training lives in callbacks.
 from __future__ import annotations
 
 import contextlib
+import copy
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,6 +28,7 @@ from torch import nn
 
 from .batching import ArrayDataset, BatchLoader
 from .callbacks import NFECallback
+from .exceptions import DivergenceError, SolverError
 from .modules import ODENet, ResNet
 
 __all__ = [
@@ -50,6 +53,7 @@ class _SkanodeNet(TransformerMixin):
         module: type[nn.Module] | nn.Module,
         *,
         random_state: int | np.random.RandomState | None = None,
+        on_failure: str = "raise",
         lr: float = 1e-3,
         max_epochs: int = 50,
         batch_size: int = 64,
@@ -61,6 +65,7 @@ class _SkanodeNet(TransformerMixin):
         **kwargs: Any,
     ) -> None:
         self.random_state = random_state
+        self.on_failure = on_failure
         super().__init__(
             module,
             lr=lr,
@@ -134,13 +139,69 @@ class _SkanodeNet(TransformerMixin):
 
     def _fit(self, X, y, *, initialize: bool, **fit_params):
         self._require_device()
+        if self.on_failure not in ("raise", "stop"):
+            raise ValueError(f"on_failure must be 'raise' or 'stop', got {self.on_failure!r}.")
         if not is_dataset(X):
             X, y = self._validate_training_data(X, y, reset=initialize)
         with self._seeded():
             if initialize:
                 self.initialize()
-            NeuralNet.partial_fit(self, X, y, **fit_params)
+            self._train(X, y, **fit_params)
         return self
+
+    def _train(self, X, y, **fit_params):
+        # skorch's partial_fit, except that failures and Ctrl-C restore the weights of the
+        # last finished epoch and say so, instead of leaving NaN or half-updated weights.
+        self._keep_last_good()
+        self.notify("on_train_begin", X=X, y=y)
+        try:
+            self.fit_loop(X, y, _routing_method="fit", **fit_params)
+        except KeyboardInterrupt:
+            self._restore_last_good("interrupted", True)
+            warnings.warn(
+                "Training was interrupted (KeyboardInterrupt); the model keeps the weights "
+                f"of its last finished epoch ({self._last_good_epoch_}).", UserWarning,
+                stacklevel=3)
+        except (SolverError, DivergenceError) as err:
+            self._restore_last_good("failure", f"{type(err).__name__}: {err}")
+            if self.on_failure == "raise":
+                raise
+            warnings.warn(
+                f"Training stopped at epoch {len(self.history)}: {err} The model keeps the "
+                f"weights of its last finished epoch ({self._last_good_epoch_}).",
+                UserWarning, stacklevel=3)
+        finally:
+            self.notify("on_train_end", X=X, y=y)
+
+    def _keep_last_good(self) -> None:
+        self._last_good_ = (
+            copy.deepcopy(self.module_.state_dict()),
+            copy.deepcopy(self.optimizer_.state_dict()),
+        )
+        self._last_good_epoch_ = len(self.history)
+
+    def _restore_last_good(self, key: str, value: Any) -> None:
+        module_state, optimizer_state = self._last_good_
+        self.module_.load_state_dict(module_state)
+        self.optimizer_.load_state_dict(optimizer_state)
+        if len(self.history):
+            self.history.record(key, value)
+
+    def on_epoch_end(self, net, **kwargs):
+        """Remember the weights of each finished epoch (restored if training fails)."""
+        super().on_epoch_end(net, **kwargs)
+        self._keep_last_good()
+
+    def train_step(self, batch, **fit_params):
+        """Run skorch's training step and reject a non-finite loss."""
+        step = super().train_step(batch, **fit_params)
+        if not torch.isfinite(step["loss"]).all():
+            raise DivergenceError(
+                f"the training loss became {step['loss'].item()} at epoch {len(self.history)}. "
+                "Try a smaller lr, gradient clipping (skorch.callbacks.GradientNormClipping), "
+                "weight decay (optimizer__weight_decay) or a tighter solver tolerance."
+            )
+        return step
 
     def _validate_training_data(self, X, y, *, reset: bool):
         X, y = validate_data(self, X, y, reset=reset, **self._x_checks(), **self._y_checks())
@@ -231,7 +292,16 @@ class _SkanodeNet(TransformerMixin):
         numpy.ndarray of shape (n_samples, n_outputs)
             Class probabilities (rows sum to 1) for classifiers.
         """
-        return NeuralNet.predict_proba(self, self._validate_X(X))
+        return self._checked_output(NeuralNet.predict_proba(self, self._validate_X(X)))
+
+    @staticmethod
+    def _checked_output(output: np.ndarray) -> np.ndarray:
+        if not np.isfinite(output).all():
+            raise DivergenceError(
+                "the model produced non-finite outputs; its weights or the input scale "
+                "make the solve overflow."
+            )
+        return output
 
     def transform(self, X: Any) -> np.ndarray:
         """Return the learned features ``phi(x)``, the input of the linear head.
@@ -293,6 +363,43 @@ class _SkanodeNet(TransformerMixin):
         tags.non_deterministic = self.random_state is None
         tags.transformer_tags.preserves_dtype = ["float32"]  # the network computes in float32
         return tags
+
+    def set_params(self, **params: Any):
+        """Set parameters; ``iterator_*__`` and ``dataset__`` ones take effect at once.
+
+        skorch re-initialises the module when a ``module__`` parameter changes; for
+        the data-loading parameters (for example ``iterator_valid__batch_size``) no
+        re-initialisation is needed, so they are set directly on a fitted model.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names and values.
+
+        Returns
+        -------
+        self
+            The estimator.
+        """
+        passive = {k: v for k, v in params.items() if "__" in k and k.split("__", 1)[0]
+                   in ("iterator_train", "iterator_valid", "dataset")}
+        for key, value in passive.items():
+            setattr(self, key, value)
+            self._params_to_validate.add(key)
+        rest = {k: v for k, v in params.items() if k not in passive}
+        return super().set_params(**rest) if rest else self
+
+    def save(self, path) -> None:
+        """Write the fitted model to ``path``; see :func:`skanode.persistence.save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file.  Load with :func:`skanode.load`.
+        """
+        from .persistence import save
+
+        save(self, path)
 
     def _get_param_names(self):
         # skorch lists every attribute without a trailing underscore; private ones are not
@@ -410,6 +517,7 @@ class _Regressor(_SkanodeNet):
             1-D when ``fit`` was given 1-D targets.
         """
         pred = NeuralNet.predict_proba(self, self._validate_X(X)).astype(np.float64)
+        pred = self._checked_output(pred)
         return pred.ravel() if getattr(self, "_y_ndim_", 2) == 1 else pred
 
     @property
@@ -559,6 +667,13 @@ _TRAINING_PARAMS = """\
         Seeds the initial weights and the batch order: two fits with the same
         ``random_state`` and data give identical predictions.  torch's global
         generator is restored after ``fit``.
+    on_failure : {"raise", "stop"}, default="raise"
+        What ``fit`` does when the solver fails (:class:`~skanode.SolverError`) or
+        the loss becomes non-finite (:class:`~skanode.DivergenceError`): restore
+        the weights of the last finished epoch and re-raise, or restore them, warn
+        and stop.  The history records the failure under ``"failure"``.  Ctrl-C
+        always stops with the last finished epoch's weights and records
+        ``"interrupted"``.
     lr : float, default=1e-3
         Learning rate.
     max_epochs : int, default=50

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SolverError"]
+__all__ = ["DivergenceError", "SolverError"]
 
 
 class SolverError(RuntimeError):
@@ -12,4 +12,13 @@ class SolverError(RuntimeError):
     underflows, or when the state stops being finite.  The message names the
     solver, its tolerances, the step limit, the time reached and the number of
     function evaluations (NFE), and suggests remedies.
+    """
+
+
+class DivergenceError(RuntimeError):
+    """Training or prediction produced non-finite numbers (NaN or inf).
+
+    Raised when a training batch gives a non-finite loss, or a prediction a
+    non-finite output.  After a failed ``fit`` the estimator holds the weights of
+    its last finished epoch, never the non-finite ones.
     """

@@ -36,6 +36,9 @@ _EVALS_PER_STEP = {
     "dopri8": 13,
 }
 ADAPTIVE_SOLVERS = tuple(_EVALS_PER_STEP)
+# torchdiffeq checks each step's state with an assert; under ``python -O`` that check is
+# gone, so the counting wrapper takes it over (and only then, as it costs a sync per call).
+_CHECK_FINITE = not __debug__
 SOLVERS = tuple(sorted(_TORCHDIFFEQ_SOLVERS)) or (*ADAPTIVE_SOLVERS, "euler", "rk4")
 _REMEDIES = (
     "Try a looser tolerance (larger rtol/atol), weight decay on the dynamics, "
@@ -71,14 +74,21 @@ class _CountingField(nn.Module):
         self.limit = None  # absolute call count at which the current solve is aborted
         self.start = 0  # call count when the current solve began
         self.settings = ""  # solver description for error messages
+        self.last_t = None  # time of the latest evaluation, for error messages
 
     def forward(self, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         self.calls += 1
+        self.last_t = t
         if self.limit is not None and self.calls > self.limit:
             # An explicit check, not an assert, so the budget holds under ``python -O``.
-            what = f"exceeded the step limit at t={float(t):.4g}"
-            raise SolverError(_message(self.settings, what, self.calls - self.start))
+            raise SolverError(self.message("exceeded the step limit"))
+        if _CHECK_FINITE and not torch.isfinite(h).all():
+            raise SolverError(self.message("the state became non-finite"))
         return self.field(t, h)
+
+    def message(self, what: str) -> str:
+        where = f" at t={float(self.last_t):.6g}" if self.last_t is not None else ""
+        return _message(self.settings, what + where, self.calls - self.start)
 
 
 class ODEBlock(nn.Module):
@@ -181,16 +191,14 @@ class ODEBlock(nn.Module):
                                      **kwargs)
             else:
                 out = odeint(field, x, times, **kwargs)
+            if not torch.isfinite(out[-1]).all():
+                raise SolverError(field.message("the state became non-finite"))
         except AssertionError as err:  # torchdiffeq signals underflow and NaN states by assert
-            raise SolverError(_message(field.settings, str(err), field.calls - start)) from err
+            raise SolverError(field.message(str(err))) from err
         finally:
             self._forward_nfe = field.calls - start
             self._forward_end = field.start = field.calls
             field.limit = self._limit_from(field.calls)
-        if not torch.isfinite(out[-1]).all():
-            raise SolverError(
-                _message(field.settings, "the state became non-finite", self._forward_nfe)
-            )
         return out
 
     def _limit_from(self, calls: int) -> int | None:

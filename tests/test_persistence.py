@@ -1,0 +1,94 @@
+"""Pickle and save/load restore a usable model with identical predictions."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import skanode
+from skanode import ANODEClassifier, NODERegressor, ResNetClassifier
+
+
+def test_pickle_round_trip(spheres):
+    X, y = spheres
+    est = ANODEClassifier(max_epochs=2, random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
+
+
+@pytest.mark.parametrize("cls, labels", [
+    (ANODEClassifier, np.array(["in", "out"])),
+    (ResNetClassifier, np.array([3, 7])),
+    (NODERegressor, None),
+])
+def test_save_load_restores_everything(cls, labels, spheres, tmp_path):
+    X, y = spheres
+    df = pd.DataFrame(X, columns=["u", "v"])
+    target = y.astype(float) if labels is None else labels[(y > 0).astype(int)]
+    est = cls(max_epochs=2, random_state=0, hidden_dim=6, optimizer=torch.optim.SGD,
+              lr=0.05).fit(df, target)
+    path = tmp_path / "model.pt"
+    est.save(path)
+    loaded = skanode.load(path)
+    assert type(loaded) is cls
+    assert loaded.get_params()["hidden_dim"] == 6
+    assert loaded.optimizer is torch.optim.SGD and loaded.lr == 0.05
+    assert list(loaded.feature_names_in_) == ["u", "v"] and loaded.n_features_in_ == 2
+    if labels is not None:
+        np.testing.assert_array_equal(loaded.classes_, est.classes_)
+        assert loaded.classes_.dtype == est.classes_.dtype
+        np.testing.assert_array_equal(loaded.predict_proba(df), est.predict_proba(df))
+    np.testing.assert_array_equal(loaded.predict(df), est.predict(df))
+    assert len(loaded.history) == 2
+    loaded.partial_fit(df, target)  # still trainable
+
+
+def test_load_refuses_code(tmp_path):
+    path = tmp_path / "evil.pt"
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"format": "skanode/1", "payload": Evil()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        skanode.load(path)
+
+
+def test_load_rejects_other_files(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"w": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="not a skanode model file"):
+        skanode.load(path)
+
+
+def test_cuda_model_loads_on_cpu_with_a_warning(spheres, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    X, y = spheres
+    est = ANODEClassifier(max_epochs=1, random_state=0).fit(X, y)
+    path = tmp_path / "gpu.pt"
+    est.save(path)
+    # what a file written on a GPU machine holds: device="cuda" among the parameters
+    data = torch.load(path, weights_only=True)
+    data["params"]["device"] = "cuda"
+    torch.save(data, path)
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        loaded = skanode.load(path)
+    assert loaded.device == "cpu"
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+def test_unsaved_parameters_warn(spheres, tmp_path):
+    from skorch.callbacks import EpochTimer
+
+    X, y = spheres
+    est = ANODEClassifier(max_epochs=1, callbacks=[("t", EpochTimer())]).fit(X, y)
+    with pytest.warns(UserWarning, match="callbacks"):
+        est.save(tmp_path / "m.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        skanode.load(tmp_path / "m.pt").predict(X)
