@@ -18,6 +18,8 @@ NONLINEARITIES: dict[str, type[nn.Module]] = {
     "softplus": nn.Softplus,
     "tanh": nn.Tanh,
 }
+# The same functions without a module call per evaluation (the field's hot path).
+_FUNCTIONS = {"relu": torch.relu, "softplus": F.softplus, "tanh": torch.tanh}
 
 
 def make_activation(name: str) -> nn.Module:
@@ -51,9 +53,9 @@ class MLPField(nn.Module):
 
     With ``time_dependent=True`` the time ``t`` is an extra input of the first
     layer, as in the paper.  Rather than concatenating a column of ``t`` to
-    every batch, the time column of the first weight matrix is folded into
-    the bias: ``W [h, t] + b == W_h h + (b + t W_t)``.  The parameters and their
-    initialisation are exactly those of ``nn.Linear(dim + 1, hidden)``.
+    every batch, the time column of the first weight matrix is kept apart
+    (``time_weight``) and folded into the bias: ``W [h, t] + b == W_h h + (b + t W_t)``.
+    The initialisation is exactly that of ``nn.Linear(dim + 1, hidden)``.
 
     Parameters
     ----------
@@ -78,18 +80,24 @@ class MLPField(nn.Module):
         super().__init__()
         self.dim = dim
         self.time_dependent = time_dependent
-        self.fc1 = nn.Linear(dim + int(time_dependent), hidden_dim)
+        first = nn.Linear(dim + int(time_dependent), hidden_dim)
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        with torch.no_grad():
+            self.fc1.weight.copy_(first.weight[:, :dim])
+            self.fc1.bias.copy_(first.bias)
+        self.time_weight = nn.Parameter(first.weight[:, dim].clone()) if time_dependent else None
         self.fc2 = nn.Linear(hidden_dim, hidden_dim)
         self.fc3 = nn.Linear(hidden_dim, dim)
         self.act = make_activation(nonlinearity)
+        self._act = _FUNCTIONS[nonlinearity]
 
     def forward(self, t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
         """Evaluate ``f(t, h)``; ``h`` has shape ``(batch, dim)``."""
-        if self.time_dependent:
-            weight = self.fc1.weight
-            out = F.linear(h, weight[:, : self.dim], self.fc1.bias + t * weight[:, self.dim])
-        else:
-            out = self.fc1(h)
-        out = self.act(out)
-        out = self.act(self.fc2(out))
-        return self.fc3(out)
+        fc1, fc2, fc3, act, time_weight = self.fc1, self.fc2, self.fc3, self._act, self.time_weight
+        bias = fc1.bias
+        if time_weight is not None:
+            bias = bias + t * time_weight if isinstance(t, torch.Tensor) else \
+                torch.add(bias, time_weight, alpha=t)
+        out = act(F.linear(h, fc1.weight, bias))
+        out = act(F.linear(out, fc2.weight, fc2.bias))
+        return F.linear(out, fc3.weight, fc3.bias)

@@ -10,7 +10,7 @@ through :attr:`ODEBlock.stats`, never a counter reset by a caller.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
+from .dopri5 import IntegrationError, dopri5
 from .exceptions import SolverError
 
 __all__ = ["ADAPTIVE_SOLVERS", "SOLVERS", "ODEBlock", "SolveStats", "collect_stats"]
@@ -64,22 +65,44 @@ class SolveStats:
     backward_nfe: int = 0
 
 
+class _Tally:
+    """Evaluation counts of a field; a plain object, as nn.Module attribute writes are slow."""
+
+    __slots__ = ("calls", "last_t", "limit", "start")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.limit = None  # absolute call count at which the current solve is aborted
+        self.start = 0  # call count when the current solve began
+        self.last_t = None  # time of the latest evaluation, for error messages
+
+    def __getstate__(self):
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
 class _CountingField(nn.Module):
     """Wraps a vector field, counting its calls and enforcing an evaluation budget."""
 
     def __init__(self, field: nn.Module) -> None:
         super().__init__()
         self.field = field
-        self.calls = 0
-        self.limit = None  # absolute call count at which the current solve is aborted
-        self.start = 0  # call count when the current solve began
+        self.tally = _Tally()
         self.settings = ""  # solver description for error messages
-        self.last_t = None  # time of the latest evaluation, for error messages
 
-    def forward(self, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        self.last_t = t
-        if self.limit is not None and self.calls > self.limit:
+    @property
+    def calls(self) -> int:
+        """Evaluations of the field so far."""
+        return self.tally.calls
+
+    def forward(self, t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
+        tally = self.tally
+        tally.calls += 1
+        tally.last_t = t
+        if tally.limit is not None and tally.calls > tally.limit:
             # An explicit check, not an assert, so the budget holds under ``python -O``.
             raise SolverError(self.message("exceeded the step limit"))
         if _CHECK_FINITE and not torch.isfinite(h).all():
@@ -87,8 +110,9 @@ class _CountingField(nn.Module):
         return self.field(t, h)
 
     def message(self, what: str) -> str:
-        where = f" at t={float(self.last_t):.6g}" if self.last_t is not None else ""
-        return _message(self.settings, what + where, self.calls - self.start)
+        tally = self.tally
+        where = f" at t={float(tally.last_t):.6g}" if tally.last_t is not None else ""
+        return _message(self.settings, what + where, tally.calls - tally.start)
 
 
 class ODEBlock(nn.Module):
@@ -113,6 +137,11 @@ class ODEBlock(nn.Module):
     solver_options : dict, default=None
         Further options for the torchdiffeq method, e.g. ``{"step_size": 0.1}``
         for fixed-step solvers.  Unknown option names are an error.
+    backend : {"skanode", "torchdiffeq"}, default="skanode"
+        ``"skanode"`` solves ``dopri5`` without adjoint or options with
+        :func:`skanode.dopri5.dopri5`, a lean re-implementation of torchdiffeq's
+        (same steps and NFE, less overhead); everything else, and
+        :meth:`trajectory`, always uses torchdiffeq.
     """
 
     def __init__(
@@ -126,8 +155,11 @@ class ODEBlock(nn.Module):
         adjoint: bool = False,
         max_num_steps: int = 1000,
         solver_options: Mapping[str, Any] | None = None,
+        backend: str = "skanode",
     ) -> None:
         super().__init__()
+        if backend not in ("skanode", "torchdiffeq"):
+            raise ValueError(f"backend must be 'skanode' or 'torchdiffeq', got {backend!r}.")
         _check_solver(solver, solver_options)
         if not integration_time > 0:
             raise ValueError(f"integration_time must be positive, got {integration_time!r}.")
@@ -141,6 +173,7 @@ class ODEBlock(nn.Module):
         self.adjoint = adjoint
         self.max_num_steps = int(max_num_steps)
         self.solver_options = dict(solver_options or {})
+        self.backend = backend
         self.field.settings = (
             f"ODE solver {solver!r} (rtol={rtol:g}, atol={atol:g}, max_num_steps={max_num_steps})"
         )
@@ -159,13 +192,19 @@ class ODEBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the state ``h(T)``, same shape as ``x``."""
+        if self._lean:
+            # The wrapper's forward directly: its module-call machinery serves no purpose here.
+            return self._counted(lambda: dopri5(self.field.forward, x, self.integration_time,
+                                                rtol=self.rtol, atol=self.atol))
         times = torch.tensor([0.0, self.integration_time], dtype=x.dtype, device=x.device)
-        return self._solve(x, times)[-1]
+        return self._counted(lambda: self._odeint(x, times))[-1]
 
     def trajectory(self, x: torch.Tensor, times: Sequence[float] | torch.Tensor) -> torch.Tensor:
         """Return the states at ``times``, shape ``(len(times), *x.shape)``.
 
-        ``times`` must be increasing and non-negative; ``h(0) = x``.
+        ``times`` must be increasing and non-negative; ``h(0) = x``.  Solved with
+        torchdiffeq's dense output, so the last state agrees with :meth:`forward`
+        within the tolerance.
         """
         times = torch.as_tensor(times, dtype=x.dtype, device=x.device).reshape(-1)
         if len(times) == 0 or times[0] < 0 or (times[1:] <= times[:-1]).any():
@@ -175,30 +214,40 @@ class ODEBlock(nn.Module):
             times = torch.cat([times.new_zeros(1), times])
         if len(times) == 1:
             return x.unsqueeze(0)
-        out = self._solve(x, times)
+        out = self._counted(lambda: self._odeint(x, times))
         return out[1:] if prepend else out
 
-    def _solve(self, x: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
-        field = self.field
-        start = field.start = field.calls
-        # One budget for this forward solve; reset below for the backward solve.
-        field.limit = self._limit_from(start)
+    @property
+    def _lean(self) -> bool:
+        # skanode's own dopri5 serves the common case; torchdiffeq everything else.
+        return (self.backend == "skanode" and self.solver == "dopri5" and not self.adjoint
+                and not self.solver_options)
+
+    def _odeint(self, x: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
         kwargs = dict(rtol=self.rtol, atol=self.atol, method=self.solver,
                       options=self.solver_options or None)
+        if self.adjoint:
+            return odeint_adjoint(self.field, x, times,
+                                  adjoint_params=tuple(self.field.parameters()), **kwargs)
+        return odeint(self.field, x, times, **kwargs)
+
+    def _counted(self, solve: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """Run ``solve`` under this block's evaluation budget and NFE bookkeeping."""
+        field, tally = self.field, self.field.tally
+        start = tally.start = tally.calls
+        # One budget for this forward solve; reset below for the backward solve.
+        tally.limit = self._limit_from(start)
         try:
-            if self.adjoint:
-                out = odeint_adjoint(field, x, times, adjoint_params=tuple(field.parameters()),
-                                     **kwargs)
-            else:
-                out = odeint(field, x, times, **kwargs)
+            out = solve()
             if not torch.isfinite(out[-1]).all():
                 raise SolverError(field.message("the state became non-finite"))
-        except AssertionError as err:  # torchdiffeq signals underflow and NaN states by assert
+        # torchdiffeq signals step-size underflow and NaN states by assert.
+        except (AssertionError, IntegrationError) as err:
             raise SolverError(field.message(str(err))) from err
         finally:
-            self._forward_nfe = field.calls - start
-            self._forward_end = field.start = field.calls
-            field.limit = self._limit_from(field.calls)
+            self._forward_nfe = tally.calls - start
+            self._forward_end = tally.start = tally.calls
+            tally.limit = self._limit_from(tally.calls)
         return out
 
     def _limit_from(self, calls: int) -> int | None:

@@ -18,8 +18,20 @@ def test_time_folded_into_bias_equals_concatenated_time_column():
     f = MLPField(2, 8)
     h, t = torch.randn(7, 2), torch.tensor(0.3)
     column = torch.cat([h, t.expand(7, 1)], dim=1)
-    reference = f.fc3(f.act(f.fc2(f.act(f.fc1(column)))))
+    weight = torch.cat([f.fc1.weight, f.time_weight[:, None]], dim=1)  # the paper's fc1
+    first = torch.nn.functional.linear(column, weight, f.fc1.bias)
+    reference = f.fc3(f.act(f.fc2(f.act(first))))
     torch.testing.assert_close(f(t, h), reference)
+    torch.testing.assert_close(f(0.3, h), reference)  # t as a Python float
+
+
+def test_initialisation_is_that_of_the_papers_first_layer():
+    torch.manual_seed(0)
+    reference = torch.nn.Linear(3, 8)
+    torch.manual_seed(0)
+    f = MLPField(2, 8)
+    torch.testing.assert_close(f.fc1.weight, reference.weight[:, :2])
+    torch.testing.assert_close(f.time_weight, reference.weight[:, 2])
 
 
 def test_time_independent_field_ignores_t():

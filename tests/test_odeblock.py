@@ -59,11 +59,11 @@ def test_adjoint_counts_backward_evaluations_and_gives_the_same_gradient():
     torch.testing.assert_close(grads[True], grads[False], rtol=1e-4, atol=1e-4)
 
 
-def test_agrees_with_torchdiffeq_on_the_same_weights():
+def test_torchdiffeq_backend_is_torchdiffeq():
     torch.manual_seed(0)
     field = MLPField(3, 16)
     x = torch.randn(8, 3)
-    block = ODEBlock(field)
+    block = ODEBlock(field, backend="torchdiffeq")
     reference = odeint(field, x, torch.tensor([0.0, 1.0]), rtol=1e-3, atol=1e-3)[-1]
     torch.testing.assert_close(block(x), reference)
 
