@@ -47,6 +47,9 @@ _E = (
     11 / 84 - 649 / 6300,
     -1 / 60,
 )
+# The non-zero (stage, weight) pairs of each row, so no zero term costs an operation.
+_A_TERMS = tuple(tuple((j, a) for j, a in enumerate(row) if a != 0.0) for row in _A)
+_E_TERMS = tuple((j, e) for j, e in enumerate(_E) if e != 0.0)
 _ORDER = 5
 _SAFETY, _IFACTOR, _DFACTOR = 0.9, 10.0, 0.2
 
@@ -56,15 +59,15 @@ class IntegrationError(ArithmeticError):
 
 
 def _rms(x: torch.Tensor) -> float:
-    return float(x.pow(2).mean().sqrt())
+    return float(torch.linalg.vector_norm(x)) / math.sqrt(x.numel())
 
 
-def _combine(y: torch.Tensor, ks: list[torch.Tensor], coefs, h: float) -> torch.Tensor:
-    out = None
-    for k, a in zip(ks, coefs):
-        if a == 0.0:
-            continue
-        out = torch.add(y, k, alpha=h * a) if out is None else out.add_(k, alpha=h * a)
+def _combine(y: torch.Tensor, ks: list[torch.Tensor], terms, h: float) -> torch.Tensor:
+    """Return ``y + h * sum(a_j k_j)`` over the ``(j, a_j)`` in ``terms``."""
+    (j, a), *rest = terms
+    out = torch.add(y, ks[j], alpha=h * a)
+    for j, a in rest:
+        out.add_(ks[j], alpha=h * a)
     return out
 
 
@@ -132,17 +135,20 @@ def dopri5(
         last = t + h >= t1
         step = t1 - t if last else h
         ks = [k1]
-        for c, coefs in zip(_C, _A):
-            ks.append(f(t + c * step, _combine(y, ks, coefs, step)))
-        y_new = _combine(y, ks, _A[-1], step)
-        k7 = f(t1 if last else t + step, y_new)
+        for c, terms in zip(_C, _A_TERMS):
+            ks.append(f(t + c * step, _combine(y, ks, terms, step)))
+        y_new = _combine(y, ks, _A_TERMS[-1], step)
+        ks.append(f(t1 if last else t + step, y_new))
         with torch.no_grad():
-            err = _combine(torch.zeros_like(y), [*ks, k7], _E, step)
+            (j, e), *rest = _E_TERMS
+            err = ks[j] * (step * e)
+            for j, e in rest:
+                err.add_(ks[j], alpha=step * e)
             tol = torch.maximum(y.abs(), y_new.abs()).mul_(rtol).add_(atol)
             ratio = _rms(err.div_(tol))
         if ratio <= 1.0:
             t = t1 if last else t + step
-            y, k1 = y_new, k7
+            y, k1 = y_new, ks[-1]
         if ratio == 0.0:
             h = step * _IFACTOR
         elif ratio != ratio:  # NaN: let the step shrink; the caller's budget ends a loop

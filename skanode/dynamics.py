@@ -7,6 +7,8 @@ torchdiffeq expect.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -93,11 +95,25 @@ class MLPField(nn.Module):
 
     def forward(self, t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
         """Evaluate ``f(t, h)``; ``h`` has shape ``(batch, dim)``."""
-        fc1, fc2, fc3, act, time_weight = self.fc1, self.fc2, self.fc3, self._act, self.time_weight
-        bias = fc1.bias
-        if time_weight is not None:
-            bias = bias + t * time_weight if isinstance(t, torch.Tensor) else \
-                torch.add(bias, time_weight, alpha=t)
-        out = act(F.linear(h, fc1.weight, bias))
-        out = act(F.linear(out, fc2.weight, fc2.bias))
-        return F.linear(out, fc3.weight, fc3.bias)
+        return self.evaluator()(t, h)
+
+    def evaluator(self) -> Callable[[torch.Tensor | float, torch.Tensor], torch.Tensor]:
+        """Return ``f(t, h)`` bound to the current parameters.
+
+        A solver calls ``f`` tens of times per solve; binding the parameters once
+        per solve saves the module-attribute lookups of every call.  The result
+        is only valid until the parameters are replaced (one solve).
+        """
+        w1, b1, w2, b2 = self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias
+        w3, b3, act, time_weight = self.fc3.weight, self.fc3.bias, self._act, self.time_weight
+
+        def f(t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
+            bias = b1
+            if time_weight is not None:
+                bias = b1 + t * time_weight if isinstance(t, torch.Tensor) else \
+                    torch.add(b1, time_weight, alpha=t)
+            out = act(F.linear(h, w1, bias))
+            out = act(F.linear(out, w2, b2))
+            return F.linear(out, w3, b3)
+
+        return f

@@ -9,7 +9,7 @@ device check.  Behaviour during training lives in callbacks.
 from __future__ import annotations
 
 import contextlib
-import copy
+import inspect
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -174,11 +174,28 @@ class _SkanodeNet(TransformerMixin):
             self.notify("on_train_end", X=X, y=y)
 
     def _keep_last_good(self) -> None:
-        self._last_good_ = (
-            copy.deepcopy(self.module_.state_dict()),
-            copy.deepcopy(self.optimizer_.state_dict()),
-        )
+        self._last_good_ = (_clone(self.module_.state_dict()),
+                            _clone(self.optimizer_.state_dict()))
         self._last_good_epoch_ = len(self.history)
+
+    def get_params_for(self, prefix: str) -> dict[str, Any]:
+        """Return the ``prefix__*`` parameters; torch optimizers default to ``foreach=True``.
+
+        The multi-tensor (foreach) update is faster for models with many small
+        parameter tensors, and is what torch picks on GPUs anyway.
+        """
+        params = super().get_params_for(prefix)
+        if prefix == "optimizer" and "foreach" not in params and isinstance(self.optimizer, type):
+            accepts = inspect.signature(self.optimizer.__init__).parameters
+            if "foreach" in accepts:
+                params["foreach"] = True
+        return params
+
+    def _set_training(self, training=True):
+        # skorch sets the mode of every submodule before every batch; skip when unchanged.
+        if self.module_.training == training and self.criterion_.training == training:
+            return
+        super()._set_training(training)
 
     def _restore_last_good(self, key: str, value: Any) -> None:
         module_state, optimizer_state = self._last_good_
@@ -418,6 +435,17 @@ class _SkanodeNet(TransformerMixin):
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
         return self.iterator_train(dataset, **kwargs)
+
+
+def _clone(state: Any) -> Any:
+    """Copy the tensors of a (nested) state dict; cheaper than ``copy.deepcopy``."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {key: _clone(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_clone(value) for value in state)
+    return state
 
 
 class _Classifier(_SkanodeNet):

@@ -99,15 +99,28 @@ class _CountingField(nn.Module):
         return self.tally.calls
 
     def forward(self, t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
-        tally = self.tally
-        tally.calls += 1
-        tally.last_t = t
-        if tally.limit is not None and tally.calls > tally.limit:
-            # An explicit check, not an assert, so the budget holds under ``python -O``.
-            raise SolverError(self.message("exceeded the step limit"))
-        if _CHECK_FINITE and not torch.isfinite(h).all():
-            raise SolverError(self.message("the state became non-finite"))
-        return self.field(t, h)
+        return self.counted(self.field)(t, h)
+
+    def counted(self, fn: Callable) -> Callable:
+        """Return ``fn`` wrapped to count its calls and enforce the budget."""
+        tally, message = self.tally, self.message
+
+        def f(t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
+            tally.calls += 1
+            tally.last_t = t
+            if tally.limit is not None and tally.calls > tally.limit:
+                # An explicit check, not an assert, so the budget holds under ``python -O``.
+                raise SolverError(message("exceeded the step limit"))
+            if _CHECK_FINITE and not torch.isfinite(h).all():
+                raise SolverError(message("the state became non-finite"))
+            return fn(t, h)
+
+        return f
+
+    def lean(self) -> Callable:
+        """Return the counted field for one solve, bound to its parameters when it can be."""
+        evaluator = getattr(self.field, "evaluator", None)
+        return self.counted(evaluator() if evaluator is not None else self.field)
 
     def message(self, what: str) -> str:
         tally = self.tally
@@ -121,7 +134,10 @@ class ODEBlock(nn.Module):
     Parameters
     ----------
     dynamics : torch.nn.Module
-        Vector field called as ``dynamics(t, h)``.
+        Vector field called as ``dynamics(t, h)``.  If it has a method
+        ``evaluator()`` returning such a function bound to its current
+        parameters, skanode's dopri5 calls that instead (once per solve), which
+        skips module hooks of ``dynamics`` in that path.
     integration_time : float, default=1.0
         End time ``T``.
     solver : str, default="dopri5"
@@ -193,8 +209,7 @@ class ODEBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the state ``h(T)``, same shape as ``x``."""
         if self._lean:
-            # The wrapper's forward directly: its module-call machinery serves no purpose here.
-            return self._counted(lambda: dopri5(self.field.forward, x, self.integration_time,
+            return self._counted(lambda: dopri5(self.field.lean(), x, self.integration_time,
                                                 rtol=self.rtol, atol=self.atol))
         times = torch.tensor([0.0, self.integration_time], dtype=x.dtype, device=x.device)
         return self._counted(lambda: self._odeint(x, times))[-1]
