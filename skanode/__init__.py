@@ -1,5 +1,6 @@
 """skanode: Neural ODEs, Augmented Neural ODEs and ResNets as scikit-learn estimators."""
 
+from .batching import HoldOut
 from .callbacks import NFECallback
 from .estimators import (
     ANODEClassifier,
@@ -18,6 +19,7 @@ __all__ = [
     "ANODEClassifier",
     "ANODERegressor",
     "DivergenceError",
+    "HoldOut",
     "NFECallback",
     "NODEClassifier",
     "NODERegressor",

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-__all__ = ["ArrayDataset", "BatchLoader"]
+__all__ = ["ArrayDataset", "BatchLoader", "HoldOut"]
 
 
 class ArrayDataset(Dataset):
@@ -97,3 +97,32 @@ class BatchLoader:
             end = min(start + self.batch_size, n)
             index = slice(start, end) if order is None else order[start:end]
             yield self._base.batch(index)
+
+
+class HoldOut:
+    """A ``train_split`` that trains on all of ``X`` and validates on fixed data.
+
+    ``est.set_params(train_split=HoldOut(X_test, y_test))`` records
+    ``valid_loss`` (and ``valid_acc`` for classifiers) on ``X_test`` at every
+    epoch.  The held-out data is validated and encoded like the training data
+    (labels of any type, images as 4-D arrays or flat rows).
+
+    Parameters
+    ----------
+    X : array-like
+        Validation inputs.
+    y : array-like
+        Validation targets.
+    """
+
+    def __init__(self, X: Any, y: Any) -> None:
+        self.X = X
+        self.y = y
+
+    def __call__(self, dataset, y=None, **kwargs):
+        """Refuse to split: only skanode's estimators know how to encode the data."""
+        raise TypeError("HoldOut is resolved by skanode's estimators, which validate and "
+                        "encode the held-out data; use it as their train_split.")
+
+    def __repr__(self) -> str:
+        return f"HoldOut(n_samples={len(self.y)})"

@@ -20,7 +20,7 @@ import numpy as np
 from . import __version__
 from . import experiments as ex
 
-COMMANDS = ("headline", "g1d", "curves", "features", "generalization", "search")
+COMMANDS = ("headline", "g1d", "curves", "features", "generalization", "search", "images")
 
 
 # -- output helpers ------------------------------------------------------------------------
@@ -260,6 +260,54 @@ def _search(args, out: Path, progress) -> str:
             + "\n".join(lines) + "\n")
 
 
+def _images(args, out: Path, progress) -> str:
+    records = ex.image_experiment(
+        data=args.data, data_dir=args.data_dir, epochs=args.epochs, repeats=args.repeats,
+        seed=args.seed, device=args.device, weight_decay=args.weight_decay,
+        adjoint=args.adjoint, time_channels=not args.no_time_channels,
+        batch_size=args.batch_size, n_train=args.n_train, n_test=args.n_test,
+        progress=progress)
+    _write_records(out, records)
+    fig, axes = _figure(2, width=5.2)
+    for label in dict.fromkeys(r["label"] for r in records):
+        group = [r for r in records if r["label"] == label]
+        nfe = np.concatenate([r["curves"]["forward_nfe"] for r in group])
+        loss = np.concatenate([r["curves"]["train_loss"] for r in group])
+        acc = np.concatenate([r["curves"]["valid_acc"] for r in group])
+        axes[0].scatter(nfe, loss, label=label, s=18)
+        axes[1].scatter(nfe, acc, label=label, s=18)
+    axes[0].set_xlabel("forward NFE per batch")
+    axes[0].set_ylabel("training loss (cross-entropy)")
+    axes[0].set_yscale("log")
+    axes[0].set_title("NFE vs loss (Fig. 10)")
+    axes[1].set_xlabel("forward NFE per batch")
+    axes[1].set_ylabel("test accuracy")
+    axes[1].set_title("accuracy vs NFE (Fig. 11)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    _save(fig, out / "images_nfe.png")
+    lines = ["| model | filters | aug. channels | parameters | test accuracy | final train loss "
+             "| forward NFE | backward NFE | s / epoch |", "|---|---|---|---|---|---|---|---|---|"]
+    for label in dict.fromkeys(r["label"] for r in records):
+        group = [r for r in records if r["label"] == label]
+        p = group[0]["params"]
+        lines.append(
+            f"| {label} | {p['num_filters']} | {p.get('augment_dim', 0)} "
+            f"| {group[0]['n_parameters']:,} | {_mean_std([r['test_accuracy'] for r in group])} "
+            f"| {_mean_std([r['final_loss'] for r in group])} "
+            f"| {_mean_std([r['final_forward_nfe'] for r in group], '.1f')} "
+            f"| {_mean_std([r['final_backward_nfe'] for r in group], '.1f')} "
+            f"| {_mean_std([r['seconds_per_epoch'] for r in group], '.2f')} |")
+    n_train = len(records[0]["estimator"].history[-1, "batches"])
+    return (f"# Table 1: parameter-matched NODE vs ANODE on {args.data}\n\n"
+            f"{args.epochs} epochs, {args.repeats} repeat(s), batch {args.batch_size} "
+            f"({n_train} training batches per epoch), Adam lr 1e-3, weight decay "
+            f"{args.weight_decay}, {'adjoint' if args.adjoint else 'direct backpropagation'}, "
+            f"time channels {'on' if not args.no_time_channels else 'off'}.\n\n"
+            + "\n".join(lines) + "\n\n![](images_nfe.png)\n")
+
+
 def _plot_search(results, path: Path, model: str) -> None:
     fig, axes = _figure(1, width=5.5)
     ax = axes[0]
@@ -278,10 +326,10 @@ def _plot_search(results, path: Path, model: str) -> None:
 
 _RUNNERS: dict[str, Callable] = {
     "headline": _headline, "g1d": _g1d, "curves": _curves, "features": _features,
-    "generalization": _generalization, "search": _search,
+    "generalization": _generalization, "search": _search, "images": _images,
 }
 _DEFAULT_EPOCHS = {"headline": 20, "g1d": 50, "curves": 50, "features": 50,
-                   "generalization": 50, "search": 50}
+                   "generalization": 50, "search": 50, "images": 10}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,6 +368,18 @@ def build_parser() -> argparse.ArgumentParser:
                         default=["resnet", "node", "anode"])
     search.add_argument("--n-jobs", type=int, default=1)
     search.add_argument("--quick", action="store_true", help="tiny grid and data: a smoke run")
+    images = sub.add_parser("images", parents=[common],
+                            help="Table 1 / Fig. 10-11: conv NODE vs ANODE on digits or MNIST")
+    images.add_argument("--data", choices=["digits", "mnist"], default=None,
+                        help="default: digits, or mnist when --data-dir is given")
+    images.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files")
+    images.add_argument("--weight-decay", type=float, default=0.0)
+    images.add_argument("--adjoint", action="store_true", help="adjoint backpropagation")
+    images.add_argument("--no-time-channels", action="store_true",
+                        help="the architecture of the paper's parameter counts")
+    images.add_argument("--batch-size", type=int, default=256)
+    images.add_argument("--n-train", type=int, default=None, help="random training subset")
+    images.add_argument("--n-test", type=int, default=None, help="random test subset")
     return parser
 
 
@@ -329,10 +389,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "headline"
     if args.epochs is None:
         args.epochs = _DEFAULT_EPOCHS[command]
+    if command == "images" and args.data is None:
+        args.data = "mnist" if args.data_dir else "digits"
     out = args.out or Path("skanode-results") / command
     out.mkdir(parents=True, exist_ok=True)
     runs = {"headline": 3 * args.repeats, "g1d": 4, "curves": 3 * args.repeats,
-            "features": 2, "generalization": 2 * args.repeats}.get(command, 0)
+            "features": 2, "generalization": 2 * args.repeats,
+            "images": 2 * args.repeats}.get(command, 0)
     progress = _Progress(runs * args.epochs, command, args.quiet) if runs else None
     try:
         summary = _RUNNERS[command](args, out, progress)

@@ -6,11 +6,17 @@ numpy arrays (``X`` float64, ``y`` as documented).
 
 from __future__ import annotations
 
+import gzip
+import os
+from pathlib import Path
+
 import numpy as np
 from sklearn.utils import check_random_state
 
 __all__ = [
     "angular_mask",
+    "load_digits_images",
+    "load_mnist",
     "make_concentric_spheres",
     "make_g1d",
     "make_shifted_sines",
@@ -183,3 +189,89 @@ def angular_mask(X: np.ndarray, low: float = 0.0, high: float = np.pi / 5) -> np
         raise ValueError(f"angular_mask needs 2-D points with >= 2 features, got {X.shape}.")
     angle = np.mod(np.arctan2(X[:, 1], X[:, 0]), 2 * np.pi)
     return (angle >= low) & (angle <= high)
+
+
+def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
+    """Return scikit-learn's bundled 8x8 digits as images, the embedded image set.
+
+    Returns
+    -------
+    X : ndarray of shape (1797, 1, 8, 8)
+        float32 images scaled to ``[0, 1]``.
+    y : ndarray of shape (1797,)
+        Digit labels 0-9.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return (digits.images / 16.0).astype(np.float32)[:, None], digits.target
+
+
+_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise ValueError(f"{path}: cannot read the file ({err}).") from err
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path}: truncated IDX file ({len(data)} bytes, no full header).")
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        raise ValueError(f"{path}: not an IDX file of this kind (magic number {found}, "
+                         f"expected {magic}).")
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    expected = int(np.prod(dims))
+    if len(data) - header != expected:
+        raise ValueError(f"{path}: truncated or corrupt IDX file: header says {dims} "
+                         f"({expected} bytes of data), file has {len(data) - header}.")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _find(folder: Path, name: str) -> Path:
+    for candidate in (folder / f"{name}.gz", folder / name):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"{folder} has neither {name}.gz nor {name} (the original MNIST "
+                            "IDX files); skanode does not download them.")
+
+
+def load_mnist(path: str | os.PathLike, kind: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Read MNIST from the original IDX files in ``path``, gzipped or not.
+
+    skanode never downloads data: ``path`` is a folder holding
+    ``train-images-idx3-ubyte(.gz)``, ``train-labels-idx1-ubyte(.gz)``,
+    ``t10k-images-idx3-ubyte(.gz)`` and ``t10k-labels-idx1-ubyte(.gz)``.  Magic
+    numbers and sizes are checked: a wrong or truncated file is a ``ValueError``
+    that names it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Folder with the IDX files.
+    kind : {"train", "test"}, default="train"
+        The 60,000 training or 10,000 test images.
+
+    Returns
+    -------
+    X : ndarray of shape (n, 1, 28, 28)
+        float32 images scaled to ``[0, 1]``.
+    y : ndarray of shape (n,)
+        Labels 0-9 (int64).
+    """
+    if kind not in _MNIST_FILES:
+        raise ValueError(f"kind must be 'train' or 'test', got {kind!r}.")
+    folder = Path(path)
+    images_name, labels_name = _MNIST_FILES[kind]
+    images = _read_idx(_find(folder, images_name), 2051, 3)
+    labels = _read_idx(_find(folder, labels_name), 2049, 1)
+    if len(images) != len(labels):
+        raise ValueError(f"{folder}: {len(images)} images but {len(labels)} labels.")
+    return (images.astype(np.float32) / 255.0)[:, None], labels.astype(np.int64)

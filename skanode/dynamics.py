@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["NONLINEARITIES", "MLPField", "make_activation"]
+__all__ = ["NONLINEARITIES", "ConvField", "MLPField", "make_activation"]
 
 NONLINEARITIES: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -50,14 +50,21 @@ def make_activation(name: str) -> nn.Module:
         ) from None
 
 
+def _with_time(bias: torch.Tensor, time_weight: torch.Tensor, t: torch.Tensor | float):
+    """``bias + t * time_weight``: a constant time input folded into a bias."""
+    if isinstance(t, torch.Tensor):
+        return bias + t * time_weight
+    return torch.add(bias, time_weight, alpha=t)
+
+
 class MLPField(nn.Module):
-    """The paper's MLP vector field ``dim (+1) -> hidden -> hidden -> dim``.
+    """The paper's MLP vector field ``(1 +) dim -> hidden -> hidden -> dim``.
 
     With ``time_dependent=True`` the time ``t`` is an extra input of the first
-    layer, as in the paper.  Rather than concatenating a column of ``t`` to
-    every batch, the time column of the first weight matrix is kept apart
-    (``time_weight``) and folded into the bias: ``W [h, t] + b == W_h h + (b + t W_t)``.
-    The initialisation is exactly that of ``nn.Linear(dim + 1, hidden)``.
+    layer, as in the paper: ``fc1`` is ``nn.Linear(1 + dim, hidden)`` whose first
+    column multiplies ``t``.  Instead of concatenating a column of ``t`` to every
+    batch, that column is folded into the bias,
+    ``W [t, h] + b == W_h h + (b + t W_t)``, with the same parameters.
 
     Parameters
     ----------
@@ -82,12 +89,7 @@ class MLPField(nn.Module):
         super().__init__()
         self.dim = dim
         self.time_dependent = time_dependent
-        first = nn.Linear(dim + int(time_dependent), hidden_dim)
-        self.fc1 = nn.Linear(dim, hidden_dim)
-        with torch.no_grad():
-            self.fc1.weight.copy_(first.weight[:, :dim])
-            self.fc1.bias.copy_(first.bias)
-        self.time_weight = nn.Parameter(first.weight[:, dim].clone()) if time_dependent else None
+        self.fc1 = nn.Linear(int(time_dependent) + dim, hidden_dim)
         self.fc2 = nn.Linear(hidden_dim, hidden_dim)
         self.fc3 = nn.Linear(hidden_dim, dim)
         self.act = make_activation(nonlinearity)
@@ -100,20 +102,94 @@ class MLPField(nn.Module):
     def evaluator(self) -> Callable[[torch.Tensor | float, torch.Tensor], torch.Tensor]:
         """Return ``f(t, h)`` bound to the current parameters.
 
-        A solver calls ``f`` tens of times per solve; binding the parameters once
-        per solve saves the module-attribute lookups of every call.  The result
-        is only valid until the parameters are replaced (one solve).
+        A solver calls ``f`` tens of times per solve; binding the parameters (and
+        splitting off the time column) once per solve saves that work on every
+        call.  The result is valid while the parameters are unchanged (one solve).
         """
         w1, b1, w2, b2 = self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias
-        w3, b3, act, time_weight = self.fc3.weight, self.fc3.bias, self._act, self.time_weight
+        w3, b3, act, timed = self.fc3.weight, self.fc3.bias, self._act, self.time_dependent
+        if timed:
+            w1_t, w1 = w1[:, 0], w1[:, 1:]
 
         def f(t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
-            bias = b1
-            if time_weight is not None:
-                bias = b1 + t * time_weight if isinstance(t, torch.Tensor) else \
-                    torch.add(b1, time_weight, alpha=t)
-            out = act(F.linear(h, w1, bias))
+            out = act(F.linear(h, w1, _with_time(b1, w1_t, t) if timed else b1))
             out = act(F.linear(out, w2, b2))
             return F.linear(out, w3, b3)
+
+        return f
+
+
+class ConvField(nn.Module):
+    """The paper's convolutional vector field for images (appendix F.1.2).
+
+    ``1x1 conv (c -> k) -> 3x3 conv (k -> k, padding 1) -> 1x1 conv (k -> c)``
+    with the nonlinearity between, and, with ``time_dependent=True``, the time
+    as an extra (first) input channel of each convolution.  A constant channel
+    of ``t`` is folded into the bias for the 1x1 convolutions; for the 3x3 one
+    its contribution is ``t`` times the convolution of a zero-padded image of
+    ones, computed once per solve.
+
+    Parameters
+    ----------
+    channels : int
+        Channels ``c`` of the state (image channels plus augmented ones).
+    num_filters : int
+        Filters ``k`` of the hidden convolutions.
+    time_dependent : bool, default=True
+        Whether ``f`` depends on ``t`` (the paper's text).  The paper's parameter
+        counts correspond to ``False``; see the user guide.
+    nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
+        Activation after the first two convolutions.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        num_filters: int,
+        *,
+        time_dependent: bool = True,
+        nonlinearity: str = "relu",
+    ) -> None:
+        super().__init__()
+        extra = int(time_dependent)
+        self.channels = channels
+        self.time_dependent = time_dependent
+        self.conv1 = nn.Conv2d(extra + channels, num_filters, 1)
+        self.conv2 = nn.Conv2d(extra + num_filters, num_filters, 3, padding=1)
+        self.conv3 = nn.Conv2d(extra + num_filters, channels, 1)
+        self.act = make_activation(nonlinearity)
+        self._act = _FUNCTIONS[nonlinearity]
+
+    def forward(self, t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
+        """Evaluate ``f(t, h)``; ``h`` has shape ``(batch, channels, height, width)``."""
+        return self.evaluator()(t, h)
+
+    def evaluator(self) -> Callable[[torch.Tensor | float, torch.Tensor], torch.Tensor]:
+        """Return ``f(t, h)`` bound to the current parameters (see :class:`MLPField`)."""
+        act, timed = self._act, self.time_dependent
+        (w1, b1), (w2, b2), (w3, b3) = ((c.weight, c.bias) for c in
+                                        (self.conv1, self.conv2, self.conv3))
+        if not timed:
+            def f(t, h):
+                out = act(F.conv2d(h, w1, b1))
+                out = act(F.conv2d(out, w2, b2, padding=1))
+                return F.conv2d(out, w3, b3)
+
+            return f
+
+        (w1_t, w1), (w2_t, w2), (w3_t, w3) = ((w[:, :1], w[:, 1:]) for w in (w1, w2, w3))
+        w1_t, w3_t = w1_t.flatten(), w3_t.flatten()
+        borders = {}  # (height, width) -> the 3x3 convolution of a padded image of ones
+
+        def f(t, h):
+            size = h.shape[-2:]
+            if size not in borders:
+                ones = h.new_ones(1, 1, *size)
+                borders[size] = F.conv2d(ones, w2_t, padding=1)
+            out = act(F.conv2d(h, w1, _with_time(b1, w1_t, t)))
+            out = act(torch.add(F.conv2d(out, w2, b2, padding=1), borders[size],
+                                alpha=t) if not isinstance(t, torch.Tensor)
+                      else F.conv2d(out, w2, b2, padding=1) + t * borders[size])
+            return F.conv2d(out, w3, _with_time(b3, w3_t, t))
 
         return f

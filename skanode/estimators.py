@@ -26,7 +26,7 @@ from skorch.callbacks import EpochScoring
 from skorch.utils import data_from_dataset, is_dataset, to_numpy
 from torch import nn
 
-from .batching import ArrayDataset, BatchLoader
+from .batching import ArrayDataset, BatchLoader, HoldOut
 from .callbacks import NFECallback
 from .exceptions import DivergenceError, SolverError
 from .modules import ODENet, ResNet
@@ -221,9 +221,43 @@ class _SkanodeNet(TransformerMixin):
         return step
 
     def _validate_training_data(self, X, y, *, reset: bool):
+        X = self._flatten_images(X, reset=reset)
         X, y = validate_data(self, X, y, reset=reset, **self._x_checks(), **self._y_checks())
         y = self._prepare_y(y, reset=reset)
-        return self._as_tensor(X), y
+        return self._as_tensor(self._unflatten_images(X, reset=reset)), y
+
+    def _flatten_images(self, X: Any, *, reset: bool) -> Any:
+        """Turn ``(n, c, h, w)`` images into rows for scikit-learn's checks."""
+        if getattr(self, "architecture", "mlp") != "conv" or getattr(X, "ndim", 2) != 4:
+            return X
+        shape = tuple(X.shape[1:])
+        expected = self._image_shape(reset=reset)
+        if expected is not None and shape != expected:
+            raise ValueError(f"X has images of shape {shape}, but {type(self).__name__} "
+                             f"expects {expected}.")
+        self._seen_image_shape = shape
+        return np.reshape(X, (len(X), -1))
+
+    def _image_shape(self, *, reset: bool) -> tuple[int, int, int] | None:
+        if not reset:
+            return self.image_shape_
+        return None if self.image_shape is None else tuple(int(v) for v in self.image_shape)
+
+    def _unflatten_images(self, X: np.ndarray, *, reset: bool) -> np.ndarray:
+        if getattr(self, "architecture", "mlp") != "conv":
+            return X
+        seen = self.__dict__.pop("_seen_image_shape", None)
+        shape = self._image_shape(reset=reset) or seen
+        if shape is None:
+            raise ValueError(
+                "architecture='conv' needs images: pass X of shape (n, channels, height, width) "
+                "or flat rows with image_shape=(channels, height, width).")
+        if len(shape) != 3 or int(np.prod(shape)) != X.shape[1]:
+            raise ValueError(f"image_shape={shape} does not match the {X.shape[1]} features "
+                             "of each row of X.")
+        if reset:
+            self.image_shape_ = shape
+        return X.reshape(len(X), *shape)
 
     def _x_checks(self) -> dict[str, Any]:
         return {"dtype": (np.float32, np.float64), "ensure_all_finite": True}
@@ -240,8 +274,9 @@ class _SkanodeNet(TransformerMixin):
         check_is_fitted(self, "n_features_in_")
         if is_dataset(X):  # skorch's scoring callbacks hand over the validation dataset
             return X
+        X = self._flatten_images(X, reset=False)
         X = validate_data(self, X, reset=False, **self._x_checks())
-        return self._as_tensor(X)
+        return self._as_tensor(self._unflatten_images(X, reset=False))
 
     def _require_device(self) -> None:
         device = str(self.device) if self.device is not None else "cpu"
@@ -279,10 +314,19 @@ class _SkanodeNet(TransformerMixin):
                     "The input size is inferred in fit; call fit (or pass module__input_dim "
                     "and module__output_dim) before initialize."
                 )
-            kwargs = {"input_dim": self.n_features_in_, "output_dim": self.n_outputs_,
+            kwargs = {"input_dim": getattr(self, "image_shape_", None) or self.n_features_in_,
+                      "output_dim": self.n_outputs_,
                       **self._module_params(), **kwargs}
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Split off the validation data; a :class:`~skanode.HoldOut` is validated here."""
+        if isinstance(self.train_split, HoldOut):
+            X_valid = self._validate_X(self.train_split.X)
+            y_valid = self._prepare_y(np.asarray(self.train_split.y), reset=False)
+            return self.get_dataset(X, y), self.get_dataset(X_valid, y_valid)
+        return super().get_split_datasets(X, y, **fit_params)
 
     def check_data(self, X, y=None):
         """Do nothing: ``fit`` validates the data before it reaches skorch."""
@@ -337,7 +381,7 @@ class _SkanodeNet(TransformerMixin):
         numpy.ndarray
             The features, float32.
         """
-        return self._map_batches(X, self.module_.features)
+        return self._map_batches(X, lambda xb: self.module_.features(xb).flatten(1))
 
     def trajectory(self, X: Any, times: Sequence[float] | None = None) -> np.ndarray:
         """Return the hidden state along the flow.
@@ -567,7 +611,10 @@ class _ODEModel:
         self,
         module: type[nn.Module] | nn.Module = ODENet,
         *,
+        architecture: str = "mlp",
         hidden_dim: int = 32,
+        num_filters: int = 64,
+        image_shape: tuple[int, int, int] | None = None,
         time_dependent: bool = True,
         nonlinearity: str = "relu",
         solver: str = "dopri5",
@@ -580,7 +627,10 @@ class _ODEModel:
         linear_head: bool = True,
         **kwargs: Any,
     ) -> None:
+        self.architecture = architecture
         self.hidden_dim = hidden_dim
+        self.num_filters = num_filters
+        self.image_shape = image_shape
         self.time_dependent = time_dependent
         self.nonlinearity = nonlinearity
         self.solver = solver
@@ -595,7 +645,9 @@ class _ODEModel:
 
     def _module_params(self) -> dict[str, Any]:
         return {
+            "architecture": self.architecture,
             "hidden_dim": self.hidden_dim,
+            "num_filters": self.num_filters,
             "augment_dim": getattr(self, "augment_dim", 0),
             "time_dependent": self.time_dependent,
             "nonlinearity": self.nonlinearity,
@@ -624,29 +676,49 @@ class _ResNetModel:
         self,
         module: type[nn.Module] | nn.Module = ResNet,
         *,
+        architecture: str = "mlp",
         hidden_dim: int = 32,
+        num_filters: int = 64,
+        image_shape: tuple[int, int, int] | None = None,
         num_layers: int = 5,
         nonlinearity: str = "relu",
         linear_head: bool = True,
         **kwargs: Any,
     ) -> None:
+        self.architecture = architecture
         self.hidden_dim = hidden_dim
+        self.num_filters = num_filters
+        self.image_shape = image_shape
         self.num_layers = num_layers
         self.nonlinearity = nonlinearity
         self.linear_head = linear_head
         super().__init__(module, **kwargs)
 
     def _module_params(self) -> dict[str, Any]:
-        return {"hidden_dim": self.hidden_dim, "num_layers": self.num_layers,
+        return {"architecture": self.architecture, "hidden_dim": self.hidden_dim,
+                "num_filters": self.num_filters, "num_layers": self.num_layers,
                 "nonlinearity": self.nonlinearity, "linear_head": self.linear_head}
 
 
 # -- docstrings ---------------------------------------------------------------------------
+_IMAGE_PARAMS = """\
+    architecture : {"mlp", "conv"}, default="mlp"
+        ``"mlp"`` for feature vectors; ``"conv"`` for images, with the paper's
+        convolutional block (appendix F.1.2) instead of the MLP.  Images are
+        4-D arrays ``(n, channels, height, width)`` or flat rows with
+        ``image_shape``.
+    num_filters : int, default=64
+        Filters ``k`` of the convolutional block (``architecture="conv"``).
+    image_shape : tuple (channels, height, width) or None, default=None
+        Shape of each image when ``X`` holds flat rows (for pipelines);
+        4-D input carries its own shape.
+"""
+
 _MODEL_PARAMS = {
-    "ode": """\
+    "ode": _IMAGE_PARAMS + """\
     hidden_dim : int, default=32
         Width of the two hidden layers of the vector field
-        ``d+p (+1 for t) -> hidden -> hidden -> d+p``.
+        ``(1 for t +) d+p -> hidden -> hidden -> d+p``.
     time_dependent : bool, default=True
         Whether the vector field takes the time ``t`` as an input.
     nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
@@ -677,7 +749,7 @@ _MODEL_PARAMS = {
         Number of zero dimensions ``p`` appended to the input; the ODE is solved
         in ``R^(d+p)``.
 """,
-    "resnet": """\
+    "resnet": _IMAGE_PARAMS + """\
     hidden_dim : int, default=32
         Width of each residual block ``d -> hidden -> hidden -> d``.
     num_layers : int, default=5
@@ -712,8 +784,9 @@ _TRAINING_PARAMS = """\
         Optimizer; its options route as ``optimizer__weight_decay=...``.
     train_split : callable or None, default=None
         Internal validation split.  ``None`` (the paper's setting) trains on all
-        the data; pass ``skorch.dataset.ValidSplit(0.2)`` to hold out 20% and
-        record ``valid_loss`` (and ``valid_acc`` for classifiers).
+        the data; ``skorch.dataset.ValidSplit(0.2)`` holds out 20% and
+        ``skanode.HoldOut(X_test, y_test)`` validates on fixed data, recording
+        ``valid_loss`` (and ``valid_acc`` for classifiers) every epoch.
     verbose : int, default=0
         ``1`` prints skorch's epoch table, NFE included.
     device : str, default="cpu"
@@ -742,6 +815,8 @@ _COMMON_ATTRIBUTES = """\
         Column names, when ``fit`` was given a DataFrame.
     n_outputs_ : int
         Output size of the network (classes or targets).
+    image_shape_ : tuple of int
+        ``(channels, height, width)`` of the images, for ``architecture="conv"``.
     module_ : torch.nn.Module
         The trained network.
     history_ : skorch.History
