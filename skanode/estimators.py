@@ -30,6 +30,7 @@ from .batching import ArrayDataset, BatchLoader, HoldOut
 from .callbacks import NFECallback
 from .exceptions import DivergenceError, SolverError
 from .modules import ODENet, ResNet
+from .parallel import torch_threads
 
 __all__ = [
     "ANODEClassifier",
@@ -143,7 +144,7 @@ class _SkanodeNet(TransformerMixin):
             raise ValueError(f"on_failure must be 'raise' or 'stop', got {self.on_failure!r}.")
         if not is_dataset(X):
             X, y = self._validate_training_data(X, y, reset=initialize)
-        with self._seeded():
+        with self._seeded(), torch_threads():
             if initialize:
                 self.initialize()
             self._train(X, y, **fit_params)

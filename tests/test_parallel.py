@@ -1,0 +1,97 @@
+"""Parallel searches: the thread rule, the Dask backend, failures and the command line."""
+
+import os
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
+
+from skanode import ANODEClassifier
+from skanode.parallel import thread_budget, torch_threads
+
+
+class RecordThreads(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("threads", torch.get_num_threads())
+
+
+def threads_scorer(est, X, y):
+    return est.history[-1, "threads"]
+
+
+def _search(n_jobs, **extra):
+    return GridSearchCV(
+        ANODEClassifier(max_epochs=2, random_state=0, hidden_dim=8,
+                        callbacks=[("threads", RecordThreads())]),
+        {"lr": [1e-3, 1e-2], "augment_dim": [1, 2]}, cv=2, n_jobs=n_jobs,
+        scoring={"accuracy": "accuracy", "threads": threads_scorer}, refit="accuracy",
+        **extra)
+
+
+def test_explicit_budget_is_used_and_restored(monkeypatch, spheres):
+    X, y = spheres
+    before = torch.get_num_threads()
+    monkeypatch.setenv("SKANODE_NUM_THREADS", "1")
+    assert thread_budget() == 1
+    est = ANODEClassifier(max_epochs=1, callbacks=[("t", RecordThreads())]).fit(X, y)
+    assert est.history[-1, "threads"] == 1
+    assert torch.get_num_threads() == before
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_omp_variable_caps_threads(monkeypatch):
+    monkeypatch.delenv("SKANODE_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    with torch_threads(2):
+        assert thread_budget() == 1
+
+
+def test_process_workers_get_their_share_of_cores(spheres):
+    X, y = spheres
+    search = _search(n_jobs=2).fit(X, y)
+    share = max(1, (os.cpu_count() or 1) // 2)
+    assert set(search.cv_results_["mean_test_threads"]) == {share}
+
+
+def test_dask_search_matches_the_serial_search(spheres):
+    distributed = pytest.importorskip("distributed")
+    X, y = spheres
+    serial = _search(n_jobs=1).fit(X, y)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_backend("dask"):
+        dask = _search(n_jobs=-1).fit(X, y)
+    assert dask.best_params_ == serial.best_params_
+    np.testing.assert_array_equal(dask.cv_results_["mean_test_accuracy"],
+                                  serial.cv_results_["mean_test_accuracy"])
+    assert set(dask.cv_results_["mean_test_threads"]) == {1}
+
+
+def test_failing_candidate_in_a_parallel_search(spheres):
+    X, y = spheres
+    search = GridSearchCV(ANODEClassifier(max_epochs=1, random_state=0, hidden_dim=4),
+                          {"max_num_steps": [1, 100]}, cv=2, n_jobs=2)
+    with pytest.warns(UserWarning):
+        search.fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isnan(scores[0]) and np.isfinite(scores[1])
+
+
+def test_search_command_on_a_local_dask_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    from skanode.cli import main
+
+    assert main(["search", "--quick", "--models", "anode", "--dask-local", "2", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Dask (2 workers)" in summary
+    assert (tmp_path / "search_anode_d2.png").exists()
+    import pandas as pd
+
+    results = pd.read_csv(tmp_path / "cv_results_anode_d2.csv")
+    assert {"mean_test_score", "mean_test_nfe", "mean_fit_time"} <= set(results.columns)
