@@ -144,7 +144,8 @@ class _SkanodeNet(TransformerMixin):
             raise ValueError(f"on_failure must be 'raise' or 'stop', got {self.on_failure!r}.")
         if not is_dataset(X):
             X, y = self._validate_training_data(X, y, reset=initialize)
-        with self._seeded(), torch_threads():
+        small = getattr(self, "architecture", "mlp") == "mlp"
+        with self._seeded(), torch_threads(small=small):
             if initialize:
                 self.initialize()
             self._train(X, y, **fit_params)

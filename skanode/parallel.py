@@ -7,10 +7,14 @@ one use every core.  skanode gives torch, for the duration of ``fit``,
 2. else, inside a Dask worker, 1: Dask already runs one task per worker thread,
    and a cluster has about one worker thread per core (start workers with
    ``--nthreads 1`` and as many workers as cores, or set the variable);
-3. else, when ``OMP_NUM_THREADS`` is set lower than torch's thread count,
+3. else, for the small MLP models of the toy experiments, 1: their operations
+   are too small to gain from intra-op threads (measured: an ANODE epoch takes
+   0.095 s on one thread, 0.10-0.14 s on two), and one thread cannot be slowed
+   down by other busy processes;
+4. else, when ``OMP_NUM_THREADS`` is set lower than torch's thread count,
    that value: joblib's process backend (``n_jobs=-1`` / ``n_jobs=k`` in
    scikit-learn) sets it to ``cores // k`` in each worker;
-4. else torch's own setting.
+5. else torch's own setting (convolutional models do gain from threads).
 
 torch's previous setting is restored after ``fit``.
 """
@@ -39,12 +43,23 @@ def _in_dask_worker() -> bool:
     return True
 
 
-def thread_budget() -> int:
-    """Return the number of torch threads ``fit`` should use here (see the module doc)."""
+def thread_budget(*, small: bool = False) -> int:
+    """Return the number of torch threads ``fit`` should use here (see the module doc).
+
+    Parameters
+    ----------
+    small : bool, default=False
+        The model is a small MLP, which runs best on one thread.
+
+    Returns
+    -------
+    int
+        Number of threads.
+    """
     explicit = os.environ.get("SKANODE_NUM_THREADS")
     if explicit:
         return max(1, int(explicit))
-    if _in_dask_worker():
+    if _in_dask_worker() or small:
         return 1
     current = torch.get_num_threads()
     omp = os.environ.get("OMP_NUM_THREADS")
@@ -54,10 +69,10 @@ def thread_budget() -> int:
 
 
 @contextlib.contextmanager
-def torch_threads(n: int | None = None) -> Iterator[int]:
+def torch_threads(n: int | None = None, *, small: bool = False) -> Iterator[int]:
     """Run the block with ``n`` torch threads (default :func:`thread_budget`), then restore."""
     previous = torch.get_num_threads()
-    n = thread_budget() if n is None else n
+    n = thread_budget(small=small) if n is None else n
     if n != previous:
         torch.set_num_threads(n)
     try:

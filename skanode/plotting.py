@@ -38,7 +38,7 @@ def _colors(y: np.ndarray) -> list:
     return [_CLASS_COLORS.get(int(v), "tab:gray") for v in y]
 
 
-def _band(ax, curves: Sequence[Sequence[float]], label: str, color=None):
+def _band(ax, curves: Sequence[Sequence[float]], label: str, color=None, log: bool = False):
     length = min(len(c) for c in curves)
     data = np.array([c[:length] for c in curves], dtype=float)
     epochs = np.arange(1, length + 1)
@@ -46,7 +46,9 @@ def _band(ax, curves: Sequence[Sequence[float]], label: str, color=None):
     (line,) = ax.plot(epochs, mean, label=label, color=color)
     if len(data) > 1:
         std = data.std(axis=0)
-        ax.fill_between(epochs, mean - std, mean + std, alpha=0.25, color=line.get_color())
+        # On a log axis mean - std can be <= 0; the band then stops at the smallest run.
+        low = np.maximum(mean - std, data.min(axis=0)) if log else mean - std
+        ax.fill_between(epochs, low, mean + std, alpha=0.25, color=line.get_color())
     return line
 
 
@@ -79,7 +81,7 @@ def plot_history(estimators: Any, key: str = "train_loss", *, ax=None, label: st
     estimators = list(estimators)
     ax = _axes(ax)
     curves = [[row[key] for row in est.history if key in row] for est in estimators]
-    _band(ax, curves, label or type(estimators[0]).__name__)
+    _band(ax, curves, label or type(estimators[0]).__name__, log=log)
     _finish_curve_axes(ax, key, log)
     return ax
 
@@ -109,7 +111,7 @@ def plot_curves(records: Sequence[dict], key: str = "train_loss", *, ax=None,
         if key in rec["curves"]:
             groups.setdefault(rec["label"], []).append(rec["curves"][key])
     for label, curves in groups.items():
-        _band(ax, curves, f"{label} (n={len(curves)})" if len(curves) > 1 else label)
+        _band(ax, curves, f"{label} (n={len(curves)})" if len(curves) > 1 else label, log=log)
     _finish_curve_axes(ax, key, log)
     return ax
 
@@ -160,14 +162,16 @@ def plot_trajectories(estimator, X, y=None, *, times: Sequence[float] | None = N
     colors = _colors(y[:max_points]) if y is not None else ["tab:gray"] * len(X)
     traj = estimator.trajectory(X, times)  # (n_times, n_points, state_dim)
     state_dim = traj.shape[2]
-    if times is None:
-        times = np.linspace(0, getattr(estimator, "integration_time", 1.0), traj.shape[0])
+    is_ode = hasattr(estimator, "integration_time")
+    if times is None or not is_ode:  # a ResNet's "time" is its layer index
+        times = (np.linspace(0, estimator.integration_time, traj.shape[0]) if is_ode
+                 else np.arange(traj.shape[0]))
     ax = _axes(ax, three_d=state_dim >= 3)
     if state_dim == 1:
         for i, c in enumerate(colors):
             ax.plot(times, traj[:, i, 0], color=c, alpha=0.6, lw=1)
-        ax.set_xlabel("t")
-        ax.set_ylabel("h(t)")
+        ax.set_xlabel("t" if is_ode else "layer")
+        ax.set_ylabel("h(t)" if is_ode else "h after layer")
     elif state_dim == 2:
         for i, c in enumerate(colors):
             ax.plot(traj[:, i, 0], traj[:, i, 1], color=c, alpha=0.5, lw=0.8)

@@ -51,9 +51,27 @@ def test_omp_variable_caps_threads(monkeypatch):
         assert thread_budget() == 1
 
 
-def test_process_workers_get_their_share_of_cores(spheres):
+def test_small_mlp_models_train_on_one_thread(monkeypatch, spheres):
+    monkeypatch.delenv("SKANODE_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert thread_budget(small=True) == 1
     X, y = spheres
-    search = _search(n_jobs=2).fit(X, y)
+    with torch_threads(2):
+        est = ANODEClassifier(max_epochs=1, callbacks=[("t", RecordThreads())]).fit(X, y)
+        assert est.history[-1, "threads"] == 1
+        assert torch.get_num_threads() == 2
+
+
+def test_process_workers_get_their_share_of_cores(monkeypatch, spheres):
+    from skanode.datasets import load_digits_images
+
+    X, y = load_digits_images()
+    search = GridSearchCV(
+        ANODEClassifier(architecture="conv", num_filters=4, max_epochs=1, random_state=0,
+                        callbacks=[("threads", RecordThreads())]),
+        {"augment_dim": [1, 2]}, cv=2, n_jobs=2,
+        scoring={"accuracy": "accuracy", "threads": threads_scorer}, refit="accuracy",
+    ).fit(X[:128], y[:128])
     share = max(1, (os.cpu_count() or 1) // 2)
     assert set(search.cv_results_["mean_test_threads"]) == {share}
 
