@@ -318,7 +318,7 @@ def _images(args, out: Path, progress) -> str:
             f"| {_mean_std([r['final_forward_nfe'] for r in group], '.1f')} "
             f"| {_mean_std([r['final_backward_nfe'] for r in group], '.1f')} "
             f"| {_mean_std([r['seconds_per_epoch'] for r in group], '.2f')} |")
-    n_train = len(records[0]["estimator"].history[-1, "batches"])
+    n_train = records[0]["estimator"].history[-1, "train_batch_count"]
     return (f"# Table 1: parameter-matched NODE vs ANODE on {args.data}\n\n"
             f"{args.epochs} epochs, {args.repeats} repeat(s), batch {args.batch_size} "
             f"({n_train} training batches per epoch), Adam lr 1e-3, weight decay "
