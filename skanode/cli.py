@@ -151,13 +151,21 @@ def _g1d(args, out: Path, progress) -> str:
         plot_trajectories(rec["estimator"], X, y, ax=ax)
         ax.set_title(f"{rec['label']} on {rec['target']}\nloss {rec['final_loss']:.3f}")
     _save(fig, out / "g1d_trajectories.png")
+    from .plotting import plot_vector_field
+
+    nodes = [r for r in records if r["model"] == "node"]
+    fig, axes = _figure(len(nodes), width=4.6)
+    for ax, rec in zip(axes, nodes):
+        plot_vector_field(rec["estimator"], bounds=(-1.5, 1.5), n=15, ax=ax)
+        ax.set_title(f"NODE vector field, trained on {rec['target']}")
+    _save(fig, out / "g1d_vector_fields.png")
     lines = ["| model | target | final loss | f(-1) | f(+1) |", "|---|---|---|---|---|"]
     for rec in records:
         p = rec["prediction_at"]
         lines.append(f"| {rec['label']} | {rec['target']} | {rec['final_loss']:.4f} "
                      f"| {p['-1']:.3f} | {p['+1']:.3f} |")
     return ("# Prop. 1 / Fig. 3: g_1d(-1) = 1, g_1d(1) = -1 without a linear head\n\n"
-            + "\n".join(lines) + "\n\n![](g1d_trajectories.png)\n")
+            + "\n".join(lines) + "\n\n![](g1d_trajectories.png)\n\n![](g1d_vector_fields.png)\n")
 
 
 def _curves(args, out: Path, progress) -> str:
@@ -423,6 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = _Progress(runs * args.epochs, command, args.quiet) if runs else None
     try:
         summary = _RUNNERS[command](args, out, progress)
+    except (ValueError, RuntimeError, FileNotFoundError, ImportError) as err:
+        print(f"skanode {command}: error: {err}", file=sys.stderr)
+        return 2
     finally:
         if progress is not None:
             progress.close()
