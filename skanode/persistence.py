@@ -21,7 +21,7 @@ from skorch.history import History
 __all__ = ["load", "save"]
 
 _FORMAT = "skanode/1"
-_FITTED = ("n_features_in_", "n_outputs_", "_y_ndim_")
+_FITTED = ("n_features_in_", "n_outputs_", "_y_ndim_", "image_shape_")
 
 
 def _plain(value: Any) -> bool:
@@ -133,7 +133,8 @@ def load(path: str | os.PathLike) -> Any:
     fitted = data["fitted"]
     for name in _FITTED:
         if name in fitted:
-            setattr(estimator, name, fitted[name])
+            value = fitted[name]
+            setattr(estimator, name, tuple(value) if isinstance(value, list) else value)
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
     if "classes" in fitted:

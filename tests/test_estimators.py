@@ -270,3 +270,9 @@ def test_paper_claim_anode_learns_spheres_within_20_epochs():
     est = ANODEClassifier(augment_dim=5, hidden_dim=32, lr=1e-3, batch_size=64,
                           max_epochs=20, random_state=0).fit(X_tr, y_tr)
     assert est.score(X_te, y_te) >= 0.99
+
+
+def test_nfe_callback_can_be_turned_off(spheres):
+    X, y = spheres
+    est = make(ANODEClassifier, max_epochs=1, callbacks__nfe=None).fit(X, y)
+    assert "forward_nfe" not in est.history[-1]

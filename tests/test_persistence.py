@@ -92,3 +92,16 @@ def test_unsaved_parameters_warn(spheres, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         skanode.load(tmp_path / "m.pt").predict(X)
+
+
+def test_save_load_image_model(tmp_path):
+    from skanode.datasets import load_digits_images
+
+    X, y = load_digits_images()
+    est = ANODEClassifier(architecture="conv", num_filters=4, augment_dim=1, max_epochs=1,
+                          batch_size=64, random_state=0).fit(X[:128], y[:128])
+    est.save(tmp_path / "conv.pt")
+    loaded = skanode.load(tmp_path / "conv.pt")
+    assert loaded.image_shape_ == (1, 8, 8)
+    np.testing.assert_array_equal(loaded.predict_proba(X[:20]), est.predict_proba(X[:20]))
+    np.testing.assert_array_equal(loaded.predict(X[:20].reshape(20, -1)), est.predict(X[:20]))
