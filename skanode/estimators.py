@@ -100,9 +100,11 @@ class _SkanodeNet(TransformerMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs: a numpy array of any real dtype or a DataFrame.
-            A torch ``Dataset`` is passed through to skorch unchanged.
+        X : array-like of shape (n_samples, n_features) or (n_samples, c, h, w)
+            Training inputs: a numpy array of any real dtype or a DataFrame;
+            images for ``architecture="conv"``.  A torch ``Dataset`` is passed
+            to skorch unchanged (then set ``module__input_dim`` and
+            ``module__output_dim``).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets: class labels of any type for classifiers, numbers for
             regressors.
