@@ -252,15 +252,15 @@ def _search(args, out: Path, progress) -> str:
     from .parallel import dask_client
 
     backend = contextlib.nullcontext()
-    where = f"n_jobs={args.n_jobs}"
+    where, n_jobs = f"n_jobs={args.n_jobs}", args.n_jobs
     if args.scheduler or args.dask_local:
         backend = contextlib.ExitStack()
         client = backend.enter_context(dask_client(args.scheduler, args.dask_local))
         backend.enter_context(joblib.parallel_backend("dask"))
         where = f"Dask ({len(client.scheduler_info()['workers'])} workers)"
+        n_jobs = -1  # on Dask, joblib hands every candidate to the cluster
     with backend:
-        # on Dask, joblib hands every candidate to the cluster: n_jobs=-1
-        return _run_searches(args, out, where, -1 if "Dask" in where else args.n_jobs)
+        return _run_searches(args, out, where, n_jobs)
 
 
 def _run_searches(args, out: Path, where: str, n_jobs: int) -> str:

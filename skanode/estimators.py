@@ -225,32 +225,31 @@ class _SkanodeNet(TransformerMixin):
         return step
 
     def _validate_training_data(self, X, y, *, reset: bool):
-        X = self._flatten_images(X, reset=reset)
+        X, shape = self._flatten_images(X, reset=reset)
         X, y = validate_data(self, X, y, reset=reset, **self._x_checks(), **self._y_checks())
         y = self._prepare_y(y, reset=reset)
-        return self._as_tensor(self._unflatten_images(X, reset=reset)), y
+        return self._as_tensor(self._unflatten_images(X, shape, reset=reset)), y
 
-    def _flatten_images(self, X: Any, *, reset: bool) -> Any:
-        """Turn ``(n, c, h, w)`` images into rows for scikit-learn's checks."""
+    def _flatten_images(self, X: Any, *, reset: bool) -> tuple[Any, tuple | None]:
+        """Turn ``(n, c, h, w)`` images into rows for scikit-learn's checks; return the shape."""
         if getattr(self, "architecture", "mlp") != "conv" or getattr(X, "ndim", 2) != 4:
-            return X
+            return X, None
         shape = tuple(X.shape[1:])
         expected = self._image_shape(reset=reset)
         if expected is not None and shape != expected:
             raise ValueError(f"X has images of shape {shape}, but {type(self).__name__} "
                              f"expects {expected}.")
-        self._seen_image_shape = shape
-        return np.reshape(X, (len(X), -1))
+        return np.reshape(X, (len(X), -1)), shape
 
     def _image_shape(self, *, reset: bool) -> tuple[int, int, int] | None:
         if not reset:
             return self.image_shape_
         return None if self.image_shape is None else tuple(int(v) for v in self.image_shape)
 
-    def _unflatten_images(self, X: np.ndarray, *, reset: bool) -> np.ndarray:
+    def _unflatten_images(self, X: np.ndarray, seen: tuple | None, *,
+                          reset: bool) -> np.ndarray:
         if getattr(self, "architecture", "mlp") != "conv":
             return X
-        seen = self.__dict__.pop("_seen_image_shape", None)
         shape = self._image_shape(reset=reset) or seen
         if shape is None:
             raise ValueError(
@@ -278,9 +277,9 @@ class _SkanodeNet(TransformerMixin):
         check_is_fitted(self, "n_features_in_")
         if is_dataset(X):  # skorch's scoring callbacks hand over the validation dataset
             return X
-        X = self._flatten_images(X, reset=False)
+        X, shape = self._flatten_images(X, reset=False)
         X = validate_data(self, X, reset=False, **self._x_checks())
-        return self._as_tensor(self._unflatten_images(X, reset=False))
+        return self._as_tensor(self._unflatten_images(X, shape, reset=False))
 
     def _require_device(self) -> None:
         device = str(self.device) if self.device is not None else "cpu"

@@ -99,20 +99,26 @@ class _CountingField(nn.Module):
         return self.tally.calls
 
     def forward(self, t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
-        return self.counted(self.field)(t, h)
+        self._tick(t, h)
+        return self.field(t, h)
+
+    def _tick(self, t: torch.Tensor | float, h: torch.Tensor) -> None:
+        """Count one evaluation and enforce the budget."""
+        tally = self.tally
+        tally.calls += 1
+        tally.last_t = t
+        if tally.limit is not None and tally.calls > tally.limit:
+            # An explicit check, not an assert, so the budget holds under ``python -O``.
+            raise SolverError(self.message("exceeded the step limit"))
+        if _CHECK_FINITE and not torch.isfinite(h).all():
+            raise SolverError(self.message("the state became non-finite"))
 
     def counted(self, fn: Callable) -> Callable:
         """Return ``fn`` wrapped to count its calls and enforce the budget."""
-        tally, message = self.tally, self.message
+        tick = self._tick
 
         def f(t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
-            tally.calls += 1
-            tally.last_t = t
-            if tally.limit is not None and tally.calls > tally.limit:
-                # An explicit check, not an assert, so the budget holds under ``python -O``.
-                raise SolverError(message("exceeded the step limit"))
-            if _CHECK_FINITE and not torch.isfinite(h).all():
-                raise SolverError(message("the state became non-finite"))
+            tick(t, h)
             return fn(t, h)
 
         return f
