@@ -1,36 +1,47 @@
 """scikit-learn estimators: NODE, ANODE and ResNet classifiers and regressors.
 
-Each estimator is a thin skorch subclass.  The shared machinery here does what
-scikit-learn expects of an estimator and skorch leaves to its user: input
-validation, dtype casting, label encoding, shape inference, seeding and the
-device check.  Behaviour during training lives in callbacks.
+Each estimator is a skorch net assembled from parts that live elsewhere:
+
+- its parameters, their defaults, checks and documentation:
+  :mod:`skanode.hyperparams` (the same declarations the torch modules use);
+- input validation and label / target encoding: :mod:`skanode.inputs`;
+- training safety (last good weights, non-finite losses) and NFE records:
+  skorch callbacks in :mod:`skanode.callbacks`;
+- random generators, torch threads and the device: :mod:`skanode.runtime`;
+- skorch's private names: :mod:`skanode._skorch`;
+- saving and loading: the fitted-state protocol of :mod:`skanode.persistence`.
+
+What stays here is the training loop's failure policy, the glue between skorch
+and those parts, and the six public classes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
-from skorch.utils import data_from_dataset, is_dataset, to_numpy
+from skorch.history import History
 from torch import nn
+from torch.utils.data import Subset
 
-from .batching import ArrayDataset, BatchLoader, HoldOut
-from .callbacks import NFECallback
+from . import _skorch, inputs, persistence
+from . import hyperparams as hp
+from .batching import ArrayDataset, BatchLoader, HoldOut, split_target
+from .callbacks import DivergenceCheck, LastGoodState, NFECallback
 from .exceptions import DivergenceError, SolverError
-from .modules import ODENet, ResNet
-from .parallel import torch_threads
+from .modules import ODENet, ResNet, reset_parameters
+from .runtime import check_device, make_generator, torch_threads
 
 __all__ = [
     "ANODEClassifier",
@@ -42,145 +53,101 @@ __all__ = [
 ]
 
 
-class _SkanodeNet(TransformerMixin):
-    """Validation, encoding, shape inference and seeding shared by all estimators.
+class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+    """What every skanode estimator shares; the model family and the task fill in the rest.
 
-    Subclasses provide ``_module_params`` (the model hyperparameters passed to
-    the module), ``_encode_target`` and ``_prepare_y``.
+    A model family sets ``_module_class`` and ``_model_groups`` (the
+    hyperparameter groups its torch module takes); a task sets ``_task_groups``,
+    ``_criterion_class`` and the target encoding.
     """
 
-    def __init__(
-        self,
-        module: type[nn.Module] | nn.Module,
-        *,
-        random_state: int | np.random.RandomState | None = None,
-        on_failure: str = "raise",
-        lr: float = 1e-3,
-        max_epochs: int = 50,
-        batch_size: int = 64,
-        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
-        train_split: Any = None,
-        verbose: int = 0,
-        iterator_train: Any = BatchLoader,
-        iterator_valid: Any = BatchLoader,
-        **kwargs: Any,
-    ) -> None:
-        self.random_state = random_state
-        self.on_failure = on_failure
-        super().__init__(
-            module,
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            train_split=train_split,
-            verbose=verbose,
-            iterator_train=iterator_train,
-            iterator_valid=iterator_valid,
-            **kwargs,
-        )
+    _module_class: type[nn.Module]
+    _model_groups: tuple[tuple[hp.Hyperparameter, ...], ...]
+    _task_groups: tuple[tuple[hp.Hyperparameter, ...], ...] = ()
+    _criterion_class: type[nn.Module]
+    _y_numeric: bool
 
-    # -- hooks for subclasses ----------------------------------------------------------
-    def _module_params(self) -> dict[str, Any]:
-        raise NotImplementedError
+    @classmethod
+    def hyperparameters(cls) -> tuple[hp.Hyperparameter, ...]:
+        """Return the declarations of this estimator's parameters (skorch adds its own)."""
+        groups = (*cls._model_groups, hp.IMAGE, *cls._task_groups, hp.TRAINING,
+                  hp.CONVERGENCE)
+        return tuple({p.name: p for group in groups for p in group}.values())
 
-    @property
-    def _default_callbacks(self) -> list[tuple[str, Any]]:
-        callbacks = list(super()._default_callbacks)
-        if self._tracks_nfe:
-            # Before the scorers so that the printed epoch row already holds the NFE.
-            callbacks.insert(1, ("nfe", NFECallback()))
-        return callbacks
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if issubclass(cls, NeuralNet):  # a public estimator class
+            cls.__init__ = _skorch.make_init(
+                cls, cls.hyperparameters(),
+                {"module": cls._module_class, "criterion": cls._criterion_class,
+                 "iterator_train": BatchLoader, "iterator_valid": BatchLoader})
+            persistence.register(cls)
 
-    _tracks_nfe = True
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        # scikit-learn's repr (the parameters that differ from the defaults), not skorch's
+        return BaseEstimator.__repr__(self, N_CHAR_MAX=N_CHAR_MAX)
 
-    # -- fitting -------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> _SkanodeNet:
-        """Initialise the module and train it on ``X``, ``y``.
+    # -- the model ---------------------------------------------------------------------------
+    def _module_options(self) -> dict[str, Any]:
+        names = {p.name for group in self._model_groups for p in group}
+        return {name: getattr(self, name) for name in names}
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, c, h, w)
-            Training inputs: a numpy array of any real dtype or a DataFrame;
-            images for ``architecture="conv"``.  A torch ``Dataset`` is passed
-            to skorch unchanged (then set ``module__input_dim`` and
-            ``module__output_dim``).
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Targets: class labels of any type for classifiers, numbers for
-            regressors.
-        **fit_params : dict
-            Passed on to skorch's ``fit``.
+    def _input_shape(self) -> int | tuple[int, ...]:
+        return getattr(self, "image_shape_", None) or self.n_features_in_
 
-        Returns
-        -------
-        self
-            The fitted estimator.
+    def _is_small(self) -> bool:
+        return self.architecture == "mlp"
+
+    def default_callbacks(self, callbacks: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """Add NFE records and the training safety callbacks before the printed log."""
+        at = next((i for i, (name, _) in enumerate(callbacks) if name == "print_log"),
+                  len(callbacks))
+        ours = [("nfe", NFECallback()), ("divergence", DivergenceCheck()),
+                ("last_good", LastGoodState())]
+        return callbacks[:at] + ours + callbacks[at:]
+
+    def initialize_module(self):
+        """Build the module from the hyperparameters and the shapes seen in ``fit``.
+
+        ``module__*`` parameters override the hyperparameters; the default module
+        also receives every model hyperparameter, a custom ``module`` only
+        ``input_dim``, ``output_dim`` and its ``module__*`` parameters.  Weights are
+        drawn from the estimator's own random generator.
         """
-        return self._fit(X, y, initialize=not (self.warm_start and self.initialized_),
-                         **fit_params)
-
-    def partial_fit(self, X: Any, y: Any, classes: Any = None, **fit_params: Any):
-        """Train for ``max_epochs`` more epochs without re-initialising the module.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Targets.
-        classes : array-like, default=None
-            Unused; the classes are those seen in the first fit (or ``classes``).
-        **fit_params : dict
-            Passed on to skorch.
-
-        Returns
-        -------
-        self
-            The fitted estimator.
-        """
-        return self._fit(X, y, initialize=not self.initialized_, **fit_params)
-
-    def _fit(self, X, y, *, initialize: bool, **fit_params):
-        self._require_device()
-        if self.on_failure not in ("raise", "stop"):
-            raise ValueError(f"on_failure must be 'raise' or 'stop', got {self.on_failure!r}.")
-        if not is_dataset(X):
-            X, y = self._validate_training_data(X, y, reset=initialize)
-        small = getattr(self, "architecture", "mlp") == "mlp"
-        with self._seeded(), torch_threads(small=small):
-            if initialize:
-                self.initialize()
-            self._train(X, y, **fit_params)
+        if not hasattr(self, "n_features_in_"):
+            raise ValueError(f"{type(self).__name__} infers its input size in fit; call fit "
+                             "(or partial_fit) before initialize.")
+        given = self.get_params_for("module")
+        inferred = {"input_dim": self._input_shape(), "output_dim": self.n_outputs_}
+        for key, value in inferred.items():
+            if key in given and np.all(np.asarray(given[key]) != np.asarray(value)):
+                raise ValueError(f"module__{key}={given[key]!r} does not match the data, "
+                                 f"which has {key}={value!r}; leave it out: it is inferred.")
+        if getattr(self, "generator_", None) is None:
+            self.generator_ = make_generator(self.random_state)
+        if self.module is self._module_class:
+            kwargs = {**self._module_options(), **given, **inferred}
+            # Built without drawing a number (meta tensors), then drawn from our generator:
+            # torch's global generator is left alone.
+            with torch.device("meta"):
+                module = self.module(**kwargs)
+            self.module_ = reset_parameters(module.to_empty(device="cpu"), self.generator_)
+        else:  # a custom module initialises itself from torch's global generator
+            seed = int(torch.randint(2**62, (1,), generator=self.generator_))
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self.module_ = self.initialized_instance(self.module, {**given, **inferred})
         return self
 
-    def _train(self, X, y, **fit_params):
-        # skorch's partial_fit, except that failures and Ctrl-C restore the weights of the
-        # last finished epoch and say so, instead of leaving NaN or half-updated weights.
-        self._keep_last_good()
-        self.notify("on_train_begin", X=X, y=y)
-        try:
-            self.fit_loop(X, y, _routing_method="fit", **fit_params)
-        except KeyboardInterrupt:
-            self._restore_last_good("interrupted", True)
-            warnings.warn(
-                "Training was interrupted (KeyboardInterrupt); the model keeps the weights "
-                f"of its last finished epoch ({self._last_good_epoch_}).", UserWarning,
-                stacklevel=3)
-        except (SolverError, DivergenceError) as err:
-            self._restore_last_good("failure", f"{type(err).__name__}: {err}")
-            if self.on_failure == "raise":
-                raise
-            warnings.warn(
-                f"Training stopped at epoch {len(self.history)}: {err} The model keeps the "
-                f"weights of its last finished epoch ({self._last_good_epoch_}).",
-                UserWarning, stacklevel=3)
-        finally:
-            self.notify("on_train_end", X=X, y=y)
-
-    def _keep_last_good(self) -> None:
-        self._last_good_ = (_clone(self.module_.state_dict()),
-                            _clone(self.optimizer_.state_dict()))
-        self._last_good_epoch_ = len(self.history)
+    def initialize_criterion(self):
+        """Build the criterion with ``reduction="none"``: the estimator weighs and averages."""
+        kwargs = self.get_params_for("criterion")
+        accepts = inspect.signature(self.criterion).parameters if isinstance(
+            self.criterion, type) else {}
+        if "reduction" in accepts and "reduction" not in kwargs:
+            kwargs["reduction"] = "none"
+        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
 
     def get_params_for(self, prefix: str) -> dict[str, Any]:
         """Return the ``prefix__*`` parameters; torch optimizers default to ``foreach=True``.
@@ -190,173 +157,229 @@ class _SkanodeNet(TransformerMixin):
         """
         params = super().get_params_for(prefix)
         if prefix == "optimizer" and "foreach" not in params and isinstance(self.optimizer, type):
-            accepts = inspect.signature(self.optimizer.__init__).parameters
-            if "foreach" in accepts:
+            if "foreach" in inspect.signature(self.optimizer.__init__).parameters:
                 params["foreach"] = True
         return params
 
-    def _set_training(self, training=True):
-        # skorch sets the mode of every submodule before every batch; skip when unchanged.
-        if self.module_.training == training and self.criterion_.training == training:
-            return
-        super()._set_training(training)
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Mean loss over the batch, weighted by the samples' weights if there are any.
 
-    def _restore_last_good(self, key: str, value: Any) -> None:
-        module_state, optimizer_state = self._last_good_
-        self.module_.load_state_dict(module_state)
-        self.optimizer_.load_state_dict(optimizer_state)
-        if len(self.history):
-            self.history.record(key, value)
-
-    def on_epoch_end(self, net, **kwargs):
-        """Remember the weights of each finished epoch (restored if training fails)."""
-        super().on_epoch_end(net, **kwargs)
-        self._keep_last_good()
-
-    def train_step(self, batch, **fit_params):
-        """Run skorch's training step and reject a non-finite loss."""
-        step = super().train_step(batch, **fit_params)
-        if not torch.isfinite(step["loss"]).all():
-            raise DivergenceError(
-                f"the training loss became {step['loss'].item()} at epoch {len(self.history)}. "
-                "Try a smaller lr, gradient clipping (skorch.callbacks.GradientNormClipping), "
-                "weight decay (optimizer__weight_decay) or a tighter solver tolerance."
-            )
-        return step
-
-    def _validate_training_data(self, X, y, *, reset: bool):
-        X, shape = self._flatten_images(X, reset=reset)
-        X, y = validate_data(self, X, y, reset=reset, **self._x_checks(), **self._y_checks())
-        y = self._prepare_y(y, reset=reset)
-        return self._as_tensor(self._unflatten_images(X, shape, reset=reset)), y
-
-    def _flatten_images(self, X: Any, *, reset: bool) -> tuple[Any, tuple | None]:
-        """Turn ``(n, c, h, w)`` images into rows for scikit-learn's checks; return the shape."""
-        if getattr(self, "architecture", "mlp") != "conv" or getattr(X, "ndim", 2) != 4:
-            return X, None
-        shape = tuple(X.shape[1:])
-        expected = self._image_shape(reset=reset)
-        if expected is not None and shape != expected:
-            raise ValueError(f"X has images of shape {shape}, but {type(self).__name__} "
-                             f"expects {expected}.")
-        return np.reshape(X, (len(X), -1)), shape
-
-    def _image_shape(self, *, reset: bool) -> tuple[int, int, int] | None:
-        if not reset:
-            return self.image_shape_
-        return None if self.image_shape is None else tuple(int(v) for v in self.image_shape)
-
-    def _unflatten_images(self, X: np.ndarray, seen: tuple | None, *,
-                          reset: bool) -> np.ndarray:
-        if getattr(self, "architecture", "mlp") != "conv":
-            return X
-        shape = self._image_shape(reset=reset) or seen
-        if shape is None:
-            raise ValueError(
-                "architecture='conv' needs images: pass X of shape (n, channels, height, width) "
-                "or flat rows with image_shape=(channels, height, width).")
-        if len(shape) != 3 or int(np.prod(shape)) != X.shape[1]:
-            raise ValueError(f"image_shape={shape} does not match the {X.shape[1]} features "
-                             "of each row of X.")
-        if reset:
-            self.image_shape_ = shape
-        return X.reshape(len(X), *shape)
-
-    def _x_checks(self) -> dict[str, Any]:
-        return {"dtype": (np.float32, np.float64), "ensure_all_finite": True}
-
-    def _y_checks(self) -> dict[str, Any]:
-        return {"y_numeric": False, "multi_output": False}
-
-    @staticmethod
-    def _as_tensor(X: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
-
-    def _validate_X(self, X: Any) -> Any:
-        """Validate prediction-time input against what ``fit`` saw."""
-        check_is_fitted(self, "n_features_in_")
-        if is_dataset(X):  # skorch's scoring callbacks hand over the validation dataset
-            return X
-        X, shape = self._flatten_images(X, reset=False)
-        X = validate_data(self, X, reset=False, **self._x_checks())
-        return self._as_tensor(self._unflatten_images(X, shape, reset=False))
-
-    def _require_device(self) -> None:
-        device = str(self.device) if self.device is not None else "cpu"
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError(
-                f"device={self.device!r} was requested but CUDA is not available "
-                "(torch.cuda.is_available() is False): install a CUDA build of torch "
-                "on a machine with a GPU, or use device='cpu'."
-            )
-
-    @contextlib.contextmanager
-    def _seeded(self) -> Iterator[None]:
-        """Seed torch's global generators from ``random_state`` and restore them after.
-
-        skorch draws the module's initial weights and the batch order from torch's
-        global generators; forking them keeps the user's global state untouched.
+        As ``MLPClassifier`` does it: ``sum(w_i * loss_i) / sum(w_i)`` per batch.
         """
-        if self.random_state is None:
-            yield
-            return
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        devices = []
-        if str(self.device).startswith("cuda") and torch.cuda.is_available():
-            devices = [torch.device(self.device).index or 0]
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
+        y_true, weight = split_target(y_true)
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if getattr(self.criterion_, "reduction", "none") != "none":
+            if weight is not None:
+                raise ValueError("sample_weight and class_weight need a criterion with "
+                                 "reduction='none'; leave criterion__reduction unset.")
+            return loss
+        per_sample = loss.reshape(len(loss), -1).mean(dim=1)
+        if weight is None:
+            return per_sample.mean()
+        weight = weight.to(per_sample.device, per_sample.dtype)
+        return (per_sample * weight).sum() / weight.sum()
 
-    def initialize_module(self):
-        """Build the module from the hyperparameters and the shapes seen in ``fit``."""
-        kwargs = self.get_params_for("module")
-        if "input_dim" not in kwargs:
-            if not hasattr(self, "n_features_in_"):
-                raise ValueError(
-                    "The input size is inferred in fit; call fit (or pass module__input_dim "
-                    "and module__output_dim) before initialize."
-                )
-            kwargs = {"input_dim": getattr(self, "image_shape_", None) or self.n_features_in_,
-                      "output_dim": self.n_outputs_,
-                      **self._module_params(), **kwargs}
-        self.module_ = self.initialized_instance(self.module, kwargs)
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, *, sample_weight: Any = None, X_val: Any = None,
+            y_val: Any = None) -> _SkanodeNet:
+        """Initialise the module and train it for ``max_epochs`` epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, c, h, w)
+            Training inputs: an array of any real dtype or a DataFrame; images
+            for ``architecture="conv"``.  A torch ``Dataset`` of ``(x, y)`` items
+            is read into memory and treated the same way.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets: class labels of any type for classifiers, numbers for
+            regressors.  May be None when ``X`` is a ``Dataset`` with targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss (``sum(w * loss) / sum(w)`` per
+            batch); multiplied by ``class_weight`` for classifiers.
+        X_val, y_val : array-like, default=None
+            Validation data, recorded as ``valid_loss`` (and ``valid_acc``) every
+            epoch; it replaces ``train_split``.  In a ``Pipeline`` with
+            ``transform_input=["X_val"]`` it goes through the earlier steps.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
+        reset = not (self.warm_start and self._is_trained())
+        return self._fit(X, y, reset=reset, partial=False, sample_weight=sample_weight,
+                         X_val=X_val, y_val=y_val)
+
+    def partial_fit(self, X: Any, y: Any = None, classes: Any = None, *,
+                    sample_weight: Any = None) -> _SkanodeNet:
+        """Train for ``max_epochs`` more epochs without re-initialising the module.
+
+        The first call initialises the model; later calls continue with the same
+        weights, optimizer state and random stream.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        classes : array-like, default=None
+            Classifiers: every class of the whole data, needed on the first call
+            when a batch may lack some (order kept, as ``classes_``).  Later calls
+            may repeat it unchanged.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
+        return self._fit(X, y, reset=not self._is_trained(), partial=True,
+                         sample_weight=sample_weight, classes=classes)
+
+    def _is_trained(self) -> bool:
+        return bool(self.initialized_) and hasattr(self, "n_features_in_")
+
+    def _fit(self, X, y, *, reset: bool, partial: bool, sample_weight=None, classes=None,
+             X_val=None, y_val=None):
+        self.check_parameter_names()
+        hp.check(self, self.hyperparameters())
+        check_device(self.device)
+        if classes is not None and self._y_numeric:
+            raise ValueError("classes is for classifiers; regressors take none.")
+        self._refuse_holdout_in_pipeline()
+        with inputs.keep_fitted_state_on_error(self):
+            dataset = self._training_data(X, y, reset=reset, partial=partial,
+                                          sample_weight=sample_weight, classes=classes,
+                                          X_val=X_val, y_val=y_val)
+        with torch_threads(small=self._is_small()):
+            if reset:
+                self.generator_ = make_generator(self.random_state)
+                self.initialize()
+            self._train(dataset)
         return self
 
+    def _training_data(self, X, y, *, reset, partial, sample_weight, classes, X_val,
+                       y_val) -> ArrayDataset:
+        X, y = inputs.validate_Xy(self, X, y, reset=reset, y_numeric=self._y_numeric)
+        target = self._encode_targets(y, reset=reset, classes=classes)
+        weights = [w for w in (inputs.sample_weights(sample_weight, len(X)),
+                               self._class_weights(target, partial=partial)) if w is not None]
+        weight = np.prod(weights, axis=0) if weights else None
+        if weight is not None and not weight.sum() > 0:
+            raise ValueError("sample_weight * class_weight sums to zero.")
+        validation = self._validation_data(X_val, y_val)
+        return ArrayDataset(X, torch.as_tensor(target),
+                            None if weight is None else torch.as_tensor(weight),
+                            validation=validation)
+
+    def _validation_data(self, X_val, y_val) -> ArrayDataset | None:
+        if (X_val is None) != (y_val is None):
+            raise ValueError("Pass both X_val and y_val, or neither.")
+        if X_val is None and isinstance(self.train_split, HoldOut):
+            X_val, y_val = self.train_split.X, self.train_split.y
+        if X_val is None:
+            return None
+        X_val = inputs.validate_X(self, X_val)
+        target = self._encode_targets(np.asarray(y_val), reset=False)
+        if len(target) != len(X_val):
+            raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(target)}.")
+        return ArrayDataset(X_val, torch.as_tensor(target))
+
+    def _refuse_holdout_in_pipeline(self) -> None:
+        """Refuse a HoldOut inside a Pipeline: it would validate on untransformed data."""
+        if not isinstance(self.train_split, HoldOut):
+            return
+        frame = inspect.currentframe()
+        while frame is not None:
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, Pipeline):
+                names = [name for name, step in owner.steps if step is self]
+                before = [name for name, step in owner.steps
+                          if step is not self and step not in (None, "passthrough")]
+                if names and before and owner.steps[0][1] is not self:
+                    raise ValueError(
+                        f"train_split=HoldOut(...) inside a Pipeline would validate on data that "
+                        f"skipped the earlier steps {before}, so valid_loss would be wrong. Pass "
+                        "the validation data to fit instead: build the pipeline with "
+                        "Pipeline(..., transform_input=['X_val']) under "
+                        "sklearn.set_config(enable_metadata_routing=True), call "
+                        f"{type(self).__name__}.set_fit_request(X_val=True, y_val=True), then "
+                        "pipe.fit(X, y, X_val=X_test, y_val=y_test).")
+            frame = frame.f_back
+
+    def _train(self, dataset: ArrayDataset) -> None:
+        """Skorch's training, except that failures and Ctrl-C restore the last finished epoch."""
+        guard = dict(self.callbacks_).get("last_good")
+        self.notify("on_train_begin", X=dataset, y=None)
+        try:
+            self.fit_loop(dataset, self._split_labels(dataset))
+        except KeyboardInterrupt:
+            epoch = self._restore(guard, "interrupted", True)
+            warnings.warn("Training was interrupted (KeyboardInterrupt); the model keeps the "
+                          f"weights of its last finished epoch ({epoch}).", UserWarning,
+                          stacklevel=4)
+        except (SolverError, DivergenceError) as err:
+            epoch = self._restore(guard, "failure", f"{type(err).__name__}: {err}")
+            if self.on_failure == "raise":
+                raise
+            warnings.warn(f"Training stopped at epoch {len(self.history)}: {err} The model keeps "
+                          f"the weights of its last finished epoch ({epoch}).", UserWarning,
+                          stacklevel=4)
+        finally:
+            self.notify("on_train_end", X=dataset, y=None)
+
+    def _split_labels(self, dataset: ArrayDataset) -> np.ndarray | None:
+        # skorch's ValidSplit stratifies on y for classifiers
+        return None if self._y_numeric else dataset.y.numpy()
+
+    def _restore(self, guard: LastGoodState | None, key: str, value: Any) -> int | None:
+        if len(self.history):
+            self.history.record(key, value)
+        return None if guard is None else guard.restore(self)
+
     def get_split_datasets(self, X, y=None, **fit_params):
-        """Split off the validation data; a :class:`~skanode.HoldOut` is validated here."""
-        if isinstance(self.train_split, HoldOut):
-            X_valid = self._validate_X(self.train_split.X)
-            y_valid = self._prepare_y(np.asarray(self.train_split.y), reset=False)
-            return self.get_dataset(X, y), self.get_dataset(X_valid, y_valid)
+        """Split off the validation data: fixed validation data if given, else ``train_split``."""
+        if isinstance(X, ArrayDataset) and X.validation is not None:
+            return X, X.validation
         return super().get_split_datasets(X, y, **fit_params)
 
     def check_data(self, X, y=None):
         """Do nothing: ``fit`` validates the data before it reaches skorch."""
 
     def get_dataset(self, X: Any, y: Any = None) -> Any:
-        """Wrap validated arrays in an :class:`~skanode.batching.ArrayDataset`."""
-        if is_dataset(X):
+        """Wrap validated inputs and encoded targets in an :class:`~.batching.ArrayDataset`."""
+        if isinstance(X, torch.utils.data.Dataset):
             return X
         if not isinstance(X, torch.Tensor):
-            X = self._validate_X(X)
-        return ArrayDataset(X, None if y is None else self._encode_target(y))
+            X = self._prediction_input(X)
+        if y is not None:
+            y = torch.as_tensor(self._encode_targets(np.asarray(y), reset=False))
+        return ArrayDataset(X, y)
 
-    # -- inference -----------------------------------------------------------------------
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Return the module's output after ``predict_nonlinearity``.
+    def get_iterator(self, dataset, training=False):
+        """Return the batch iterator; training batches are shuffled by the estimator's generator.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
-
-        Returns
-        -------
-        numpy.ndarray of shape (n_samples, n_outputs)
-            Class probabilities (rows sum to 1) for classifiers.
+        ``iterator_train__shuffle=False`` turns shuffling off.
         """
-        return self._checked_output(NeuralNet.predict_proba(self, self._validate_X(X)))
+        if not training:
+            return super().get_iterator(dataset, training=False)
+        kwargs = {"batch_size": self.batch_size, "shuffle": True,
+                  **self.get_params_for("iterator_train")}
+        if "generator" in inspect.signature(self.iterator_train).parameters:
+            kwargs.setdefault("generator", self.generator_)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        return self.iterator_train(dataset, **kwargs)
+
+    # -- inference ---------------------------------------------------------------------------
+    def _prediction_input(self, X: Any) -> Any:
+        """Validate prediction-time input against what ``fit`` saw."""
+        check_is_fitted(self, "n_features_in_")
+        if _is_internal(X):  # skorch's scoring callbacks pass the validation data
+            return X
+        return inputs.validate_X(self, X)
 
     @staticmethod
     def _checked_output(output: np.ndarray) -> np.ndarray:
@@ -367,12 +390,24 @@ class _SkanodeNet(TransformerMixin):
             )
         return output
 
+    def evaluation_step(self, batch, training=False):
+        """Run the module on a prediction batch; short batches are padded (see ``_padded``)."""
+        Xi, _ = batch
+        with torch.set_grad_enabled(training):
+            self._set_training(training)
+            return _padded(lambda x: self.infer(x), Xi.to(self.device))
+
+    def _forward_numpy(self, X: Any) -> np.ndarray:
+        return self._checked_output(NeuralNet.predict_proba(self, self._prediction_input(X)))
+
     def transform(self, X: Any) -> np.ndarray:
         """Return the learned features ``phi(x)``, the input of the linear head.
 
         For ODE models this is the state ``h(T)`` with the augmented dimensions
-        included, shape ``(n_samples, n_features + augment_dim)``; for the ResNet
-        the state after the last residual block.
+        included, shape ``(n_samples, n_features + augment_dim)`` (images:
+        flattened, ``(c + p) * h * w``); for the ResNet the state after the last
+        residual block.  ``set_output(transform="pandas")`` gives a DataFrame
+        with the columns of :meth:`get_feature_names_out`.
 
         Parameters
         ----------
@@ -381,10 +416,17 @@ class _SkanodeNet(TransformerMixin):
 
         Returns
         -------
-        numpy.ndarray
+        numpy.ndarray of shape (n_samples, n_features_out)
             The features, float32.
         """
         return self._map_batches(X, lambda xb: self.module_.features(xb).flatten(1))
+
+    @property
+    def _n_features_out(self) -> int:
+        """Width of :meth:`transform`'s output (``ClassNamePrefixFeaturesOutMixin`` reads it)."""
+        check_is_fitted(self, "n_features_in_")
+        shape = np.atleast_1d(self._input_shape())
+        return int((shape[0] + getattr(self, "augment_dim", 0)) * np.prod(shape[1:]))
 
     def trajectory(self, X: Any, times: Sequence[float] | None = None) -> np.ndarray:
         """Return the hidden state along the flow.
@@ -409,12 +451,12 @@ class _SkanodeNet(TransformerMixin):
         return self._map_batches(X, lambda xb: self.module_.trajectory(xb, times), axis=1)
 
     def _map_batches(self, X, fn, axis: int = 0) -> np.ndarray:
-        X = self._validate_X(X)
+        X = self._prediction_input(X)
         self._set_training(False)
         outputs = []
         with torch.no_grad():
             for xb, _ in BatchLoader(self.get_dataset(X), batch_size=self._predict_batch_size()):
-                outputs.append(fn(xb.to(self.device)).cpu())
+                outputs.append(_padded(fn, xb.to(self.device), axis=axis).cpu())
         return torch.cat(outputs, dim=axis).numpy()
 
     def _predict_batch_size(self) -> int:
@@ -428,31 +470,7 @@ class _SkanodeNet(TransformerMixin):
         tags.transformer_tags.preserves_dtype = ["float32"]  # the network computes in float32
         return tags
 
-    def set_params(self, **params: Any):
-        """Set parameters; ``iterator_*__`` and ``dataset__`` ones take effect at once.
-
-        skorch re-initialises the module when a ``module__`` parameter changes; for
-        the data-loading parameters (for example ``iterator_valid__batch_size``) no
-        re-initialisation is needed, so they are set directly on a fitted model.
-
-        Parameters
-        ----------
-        **params : dict
-            Parameter names and values.
-
-        Returns
-        -------
-        self
-            The estimator.
-        """
-        passive = {k: v for k, v in params.items() if "__" in k and k.split("__", 1)[0]
-                   in ("iterator_train", "iterator_valid", "dataset")}
-        for key, value in passive.items():
-            setattr(self, key, value)
-            self._params_to_validate.add(key)
-        rest = {k: v for k, v in params.items() if k not in passive}
-        return super().set_params(**rest) if rest else self
-
+    # -- persistence -------------------------------------------------------------------------
     def save(self, path) -> None:
         """Write the fitted model to ``path``; see :func:`skanode.persistence.save`.
 
@@ -461,75 +479,144 @@ class _SkanodeNet(TransformerMixin):
         path : str or path-like
             Destination file.  Load with :func:`skanode.load`.
         """
-        from .persistence import save
+        persistence.save(self, path)
 
-        save(self, path)
+    def fitted_state(self) -> dict[str, Any]:
+        """Return everything needed to predict and to continue training (persistence protocol).
 
-    def _get_param_names(self):
-        # skorch lists every attribute without a trailing underscore; private ones are not
-        # parameters (sklearn's clone and set_params would otherwise pass them around).
-        return [name for name in super()._get_param_names() if not name.startswith("_")]
-
-    def get_iterator(self, dataset, training=False):
-        """Return the batch iterator; unlike skorch, training batches are shuffled by default.
-
-        ``iterator_train__shuffle=False`` turns shuffling off.
+        Returns
+        -------
+        dict
+            ``params``, ``fitted`` attributes, ``module`` and ``optimizer`` state
+            dicts, ``generator`` state and ``history``, as plain containers and
+            tensors.
         """
-        if not training:
-            return super().get_iterator(dataset, training=False)
-        kwargs = {"batch_size": self.batch_size, "shuffle": True,
-                  **self.get_params_for("iterator_train")}
-        if kwargs["batch_size"] == -1:
-            kwargs["batch_size"] = len(dataset)
-        return self.iterator_train(dataset, **kwargs)
+        check_is_fitted(self, "n_features_in_")
+        fitted = {name: persistence.to_plain(getattr(self, name))
+                  for name in inputs.FITTED_DATA_ATTRIBUTES if hasattr(self, name)}
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = [str(v) for v in self.feature_names_in_]
+        if hasattr(self, "classes_"):
+            fitted["classes_dtype"] = (self.classes_.dtype.str if self.classes_.dtype != object
+                                       else "object")
+        return {
+            "params": self.get_params(deep=False),
+            "fitted": fitted,
+            "module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
+            "optimizer": _to_cpu(self.optimizer_.state_dict()),
+            "generator": self.generator_.get_state(),
+            "history": persistence.to_plain(list(self.history)),
+        }
+
+    @classmethod
+    def from_fitted_state(cls, params: dict[str, Any], state: dict[str, Any]) -> _SkanodeNet:
+        """Rebuild an estimator from :meth:`fitted_state` (persistence protocol).
+
+        Parameters
+        ----------
+        params : dict
+            Constructor parameters.
+        state : dict
+            The rest of :meth:`fitted_state`'s output.
+
+        Returns
+        -------
+        estimator
+            Fitted, with the saved weights, optimizer state, generator and history.
+        """
+        est = cls(**params)
+        fitted = dict(state["fitted"])
+        dtype = fitted.pop("classes_dtype", None)
+        for name, value in fitted.items():
+            if name == "classes_":
+                value = np.asarray(value, dtype=None if dtype == "object" else np.dtype(dtype))
+            elif name == "feature_names_in_":
+                value = np.asarray(value, dtype=object)
+            elif isinstance(value, list):
+                value = tuple(value)
+            setattr(est, name, value)
+        est.initialize()  # draws initial weights, which the saved ones then replace
+        est.module_.load_state_dict(state["module"])
+        est.optimizer_.load_state_dict(state["optimizer"])
+        est.generator_.set_state(state["generator"])
+        est.history_ = History(state["history"])
+        return est
 
 
-def _clone(state: Any) -> Any:
-    """Copy the tensors of a (nested) state dict; cheaper than ``copy.deepcopy``."""
+# torch's CPU matrix products take other kernels for batches of 1-7 rows than for larger
+# ones, so a row's result changes in its last bits with the batch size (measured: up to
+# 4e-6 through the paper's MLP).  Prediction pads short batches to this many rows, so every
+# row goes through the same kernels whatever the batch it comes in.
+_MIN_PREDICT_ROWS = 8
+
+
+def _padded(fn, x: torch.Tensor, axis: int = 0) -> torch.Tensor:
+    """Apply ``fn`` to ``x`` padded to at least ``_MIN_PREDICT_ROWS`` rows; drop the padding."""
+    n = len(x)
+    if n >= _MIN_PREDICT_ROWS:
+        return fn(x)
+    filler = x[-1:].expand(_MIN_PREDICT_ROWS - n, *x.shape[1:])
+    return fn(torch.cat([x, filler])).narrow(axis, 0, n)
+
+
+def _to_cpu(state: Any) -> Any:
     if isinstance(state, torch.Tensor):
-        return state.detach().clone()
+        return state.detach().cpu()
     if isinstance(state, dict):
-        return {key: _clone(value) for key, value in state.items()}
+        return {key: _to_cpu(value) for key, value in state.items()}
     if isinstance(state, (list, tuple)):
-        return type(state)(_clone(value) for value in state)
+        return type(state)(_to_cpu(value) for value in state)
     return state
 
 
-class _Classifier(_SkanodeNet):
-    """Label handling for classifiers: any label type in, the same type out."""
+# -- the tasks ------------------------------------------------------------------------------
+class _ClassifierTask:
+    """Labels of any type in, the same type out; accuracy as ``valid_acc``."""
 
-    def __init__(self, module, *, criterion=nn.CrossEntropyLoss, **kwargs):
-        super().__init__(module, criterion=criterion, **kwargs)
+    _task_groups = (hp.CLASSIFICATION,)
+    _criterion_class = nn.CrossEntropyLoss
+    _y_numeric = False
 
     @property
-    def _default_callbacks(self):
-        # skorch's own valid_acc would compare the encoded targets of the batches with
-        # predict's labels; this one decodes them first.
-        return [
-            (name, EpochScoring(_label_accuracy, name="valid_acc", lower_is_better=False)
-             if name == "valid_acc" else callback)
-            for name, callback in super()._default_callbacks
-        ]
+    def classes_(self) -> np.ndarray:
+        """The class labels, in the order of ``predict_proba``'s columns."""
+        try:
+            return vars(self)["classes_"]
+        except KeyError:
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet: "
+                                 "it has no classes_.") from None
 
-    def _prepare_y(self, y, *, reset: bool):
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        if reset:
-            classes = np.unique(y) if self.classes is None else np.asarray(self.classes)
-            if len(classes) < 2:
-                raise ValueError(
-                    "Classifier can't train when only one class is present "
-                    f"(got only {classes!r})."
-                )
-            self.classes_inferred_ = classes
-            self.n_outputs_ = len(classes)
-        unknown = np.setdiff1d(y, self.classes_)
-        if len(unknown):
-            raise ValueError(f"y contains labels not seen in the first fit: {unknown[:10]!r}.")
-        return y
+    @classes_.setter
+    def classes_(self, value: np.ndarray) -> None:
+        vars(self)["classes_"] = value
 
-    def _encode_target(self, y) -> torch.Tensor:
-        return torch.as_tensor(np.searchsorted(self.classes_, np.asarray(y)), dtype=torch.long)
+    def default_callbacks(self, callbacks):
+        """Skorch's ``valid_acc`` compares encoded targets with labels; this one decodes them."""
+        accuracy = EpochScoring(_label_accuracy, name="valid_acc", lower_is_better=False,
+                                target_extractor=_target_labels)
+        callbacks = [(name, accuracy if name == "valid_acc" else cb) for name, cb in callbacks]
+        return super().default_callbacks(callbacks)
+
+    def _encode_targets(self, y, *, reset: bool, classes: Any = None) -> np.ndarray:
+        return inputs.class_labels(self, y, reset=reset, partial=classes)
+
+    def _class_weights(self, target: np.ndarray, *, partial: bool) -> np.ndarray | None:
+        return inputs.class_weights(self.class_weight, self.classes_, target, partial=partial)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Return the class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; rows sum to 1.
+        """
+        return self._forward_numpy(X)
 
     def predict(self, X: Any) -> np.ndarray:
         """Return the most probable class label for each row of ``X``.
@@ -544,39 +631,49 @@ class _Classifier(_SkanodeNet):
         numpy.ndarray of shape (n_samples,)
             Labels, of the same type as the labels given to ``fit``.
         """
-        index = self.predict_proba(X).argmax(axis=1)
-        return self.classes_[index]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
 
-def _label_accuracy(net: _Classifier, X: Any, y: Any = None) -> float:
+def _label_accuracy(net: Any, X: Any, y: Any = None) -> float:
     """Accuracy of ``net`` on a dataset whose targets are encoded class indices."""
-    if y is None:
-        _, y = data_from_dataset(X)
-    return accuracy_score(net.classes_[to_numpy(y).astype(int)], net.predict(X))
+    y = _encoded_targets(X) if y is None else y
+    y = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y).astype(int)
+    return accuracy_score(net.classes_[y], net.predict(X))
 
 
-class _Regressor(_SkanodeNet):
+def _encoded_targets(dataset: Any) -> torch.Tensor:
+    if isinstance(dataset, Subset):
+        return _encoded_targets(dataset.dataset)[torch.as_tensor(np.asarray(dataset.indices))]
+    return dataset.y
+
+
+def _target_labels(target: Any) -> np.ndarray:
+    """Return the labels of a batch's target without its weights (for skorch's scoring)."""
+    y, _ = split_target(target)
+    return y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+
+
+def _is_internal(X: Any) -> bool:
+    """Tell whether ``X`` is an :class:`ArrayDataset` (or a subset) the estimator made."""
+    return isinstance(X, ArrayDataset) or (isinstance(X, Subset)
+                                           and isinstance(X.dataset, ArrayDataset))
+
+
+class _RegressorTask:
     """Float targets; 1-D targets in, 1-D predictions out."""
 
-    def __init__(self, module, *, criterion=nn.MSELoss, **kwargs):
-        super().__init__(module, criterion=criterion, **kwargs)
+    _criterion_class = nn.MSELoss
+    _y_numeric = True
 
-    def _y_checks(self) -> dict[str, Any]:
-        return {"y_numeric": True, "multi_output": True}
+    def _encode_targets(self, y, *, reset: bool, classes: Any = None) -> np.ndarray:
+        return inputs.regression_targets(self, y, reset=reset)
 
-    def _prepare_y(self, y, *, reset: bool):
-        y = np.asarray(y)
-        if reset:
-            self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-            self._y_ndim_ = y.ndim
-        elif (1 if y.ndim == 1 else y.shape[1]) != self.n_outputs_:
-            raise ValueError(f"y has a different number of targets than in the first fit "
-                             f"({self.n_outputs_}).")
-        return y
+    def _class_weights(self, target: np.ndarray, *, partial: bool) -> None:
+        return None
 
-    def _encode_target(self, y) -> torch.Tensor:
-        y = torch.as_tensor(np.asarray(y, dtype=np.float32))
-        return y.reshape(len(y), -1)
+    def _split_labels(self, dataset: ArrayDataset) -> None:
+        return None
 
     def predict(self, X: Any) -> np.ndarray:
         """Return the predicted targets.
@@ -591,9 +688,8 @@ class _Regressor(_SkanodeNet):
         numpy.ndarray of shape (n_samples,) or (n_samples, n_targets)
             1-D when ``fit`` was given 1-D targets.
         """
-        pred = NeuralNet.predict_proba(self, self._validate_X(X)).astype(np.float64)
-        pred = self._checked_output(pred)
-        return pred.ravel() if getattr(self, "_y_ndim_", 2) == 1 else pred
+        pred = self._forward_numpy(X).astype(np.float64)
+        return pred.ravel() if getattr(self, "target_ndim_", 2) == 1 else pred
 
     @property
     def predict_proba(self):
@@ -606,213 +702,33 @@ class _Regressor(_SkanodeNet):
         return tags
 
 
-# -- the model families ------------------------------------------------------------------
-class _ODEModel:
-    """Hyperparameters of the ODE models; ``augment_dim`` is added by ANODE."""
-
-    def __init__(
-        self,
-        module: type[nn.Module] | nn.Module = ODENet,
-        *,
-        architecture: str = "mlp",
-        hidden_dim: int = 32,
-        num_filters: int = 64,
-        image_shape: tuple[int, int, int] | None = None,
-        time_dependent: bool = True,
-        nonlinearity: str = "relu",
-        solver: str = "dopri5",
-        rtol: float = 1e-3,
-        atol: float = 1e-3,
-        adjoint: bool = False,
-        max_num_steps: int = 1000,
-        solver_options: dict[str, Any] | None = None,
-        integration_time: float = 1.0,
-        linear_head: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        self.architecture = architecture
-        self.hidden_dim = hidden_dim
-        self.num_filters = num_filters
-        self.image_shape = image_shape
-        self.time_dependent = time_dependent
-        self.nonlinearity = nonlinearity
-        self.solver = solver
-        self.rtol = rtol
-        self.atol = atol
-        self.adjoint = adjoint
-        self.max_num_steps = max_num_steps
-        self.solver_options = solver_options
-        self.integration_time = integration_time
-        self.linear_head = linear_head
-        super().__init__(module, **kwargs)
-
-    def _module_params(self) -> dict[str, Any]:
-        return {
-            "architecture": self.architecture,
-            "hidden_dim": self.hidden_dim,
-            "num_filters": self.num_filters,
-            "augment_dim": getattr(self, "augment_dim", 0),
-            "time_dependent": self.time_dependent,
-            "nonlinearity": self.nonlinearity,
-            "solver": self.solver,
-            "rtol": self.rtol,
-            "atol": self.atol,
-            "adjoint": self.adjoint,
-            "max_num_steps": self.max_num_steps,
-            "solver_options": self.solver_options,
-            "integration_time": self.integration_time,
-            "linear_head": self.linear_head,
-        }
+# -- the model families ---------------------------------------------------------------------
+class _ODEFamily:
+    _module_class = ODENet
+    _model_groups = (hp.FIELD, hp.SOLVER, hp.HEAD)
 
 
-class _Augmented:
-    def __init__(self, module: type[nn.Module] | nn.Module = ODENet, *,
-                 augment_dim: int = 5, **kwargs: Any) -> None:
-        self.augment_dim = augment_dim
-        super().__init__(module, **kwargs)
+class _AugmentedFamily(_ODEFamily):
+    _model_groups = (hp.FIELD, hp.ANODE_AUGMENT, hp.SOLVER, hp.HEAD)
 
 
-class _ResNetModel:
-    _tracks_nfe = False
-
-    def __init__(
-        self,
-        module: type[nn.Module] | nn.Module = ResNet,
-        *,
-        architecture: str = "mlp",
-        hidden_dim: int = 32,
-        num_filters: int = 64,
-        image_shape: tuple[int, int, int] | None = None,
-        num_layers: int = 5,
-        nonlinearity: str = "relu",
-        linear_head: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        self.architecture = architecture
-        self.hidden_dim = hidden_dim
-        self.num_filters = num_filters
-        self.image_shape = image_shape
-        self.num_layers = num_layers
-        self.nonlinearity = nonlinearity
-        self.linear_head = linear_head
-        super().__init__(module, **kwargs)
-
-    def _module_params(self) -> dict[str, Any]:
-        return {"architecture": self.architecture, "hidden_dim": self.hidden_dim,
-                "num_filters": self.num_filters, "num_layers": self.num_layers,
-                "nonlinearity": self.nonlinearity, "linear_head": self.linear_head}
+class _ResNetFamily:
+    _module_class = ResNet
+    _model_groups = (hp.RESNET_FIELD, hp.RESNET, hp.HEAD)
 
 
-# -- docstrings ---------------------------------------------------------------------------
-_IMAGE_PARAMS = """\
-    architecture : {"mlp", "conv"}, default="mlp"
-        ``"mlp"`` for feature vectors; ``"conv"`` for images, with the paper's
-        convolutional block (appendix F.1.2) instead of the MLP.  Images are
-        4-D arrays ``(n, channels, height, width)`` or flat rows with
-        ``image_shape``.
-    num_filters : int, default=64
-        Filters ``k`` of the convolutional block (``architecture="conv"``).
-    image_shape : tuple (channels, height, width) or None, default=None
-        Shape of each image when ``X`` holds flat rows (for pipelines);
-        4-D input carries its own shape.
-"""
-
-_MODEL_PARAMS = {
-    "ode": _IMAGE_PARAMS + """\
-    hidden_dim : int, default=32
-        Width of the two hidden layers of the vector field
-        ``(1 for t +) d+p -> hidden -> hidden -> d+p``.
-    time_dependent : bool, default=True
-        Whether the vector field takes the time ``t`` as an input.
-    nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
-        Activation of the vector field.
-    solver : str, default="dopri5"
-        torchdiffeq method: adaptive ``"dopri5"``, ``"bosh3"``, ``"adaptive_heun"``,
-        ``"fehlberg2"``, ``"dopri8"``, or fixed-step ``"euler"``, ``"midpoint"``,
-        ``"rk4"``, ...
-    rtol, atol : float, default=1e-3
-        Tolerances of adaptive solvers.
-    adjoint : bool, default=False
-        Compute gradients with the adjoint method (constant memory, a second
-        solve backwards; the backward NFE is then non-zero).
-    max_num_steps : int, default=1000
-        Step limit of each adaptive solve; exceeding it raises
-        :class:`~skanode.SolverError`.
-    solver_options : dict, default=None
-        Extra torchdiffeq options, e.g. ``{"step_size": 0.05}`` for ``"rk4"``.
-    integration_time : float, default=1.0
-        End time ``T`` of the solve.
-    linear_head : bool, default=True
-        A linear layer maps ``h(T)`` to the output.  ``False`` outputs the first
-        coordinates of ``h(T)`` itself, so the flow alone must fit the targets
-        (the paper's ``g_1d`` experiment).
-""",
-    "anode": """\
-    augment_dim : int, default=5
-        Number of zero dimensions ``p`` appended to the input; the ODE is solved
-        in ``R^(d+p)``.
-""",
-    "resnet": _IMAGE_PARAMS + """\
-    hidden_dim : int, default=32
-        Width of each residual block ``d -> hidden -> hidden -> d``.
-    num_layers : int, default=5
-        Number of residual blocks.
-    nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
-        Activation of the blocks.
-    linear_head : bool, default=True
-        A linear layer maps the last state to the output; ``False`` outputs its
-        first coordinates.
-""",
-}
-
-_TRAINING_PARAMS = """\
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights and the batch order: two fits with the same
-        ``random_state`` and data give identical predictions.  torch's global
-        generator is restored after ``fit``.
-    on_failure : {"raise", "stop"}, default="raise"
-        What ``fit`` does when the solver fails (:class:`~skanode.SolverError`) or
-        the loss becomes non-finite (:class:`~skanode.DivergenceError`): restore
-        the weights of the last finished epoch and re-raise, or restore them, warn
-        and stop.  The history records the failure under ``"failure"``.  Ctrl-C
-        always stops with the last finished epoch's weights and records
-        ``"interrupted"``.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int, default=50
-        Number of epochs of ``fit``.
-    batch_size : int, default=64
-        Batch size for training and prediction.
-    optimizer : torch optimizer class, default=torch.optim.Adam
-        Optimizer; its options route as ``optimizer__weight_decay=...``.
-    train_split : callable or None, default=None
-        Internal validation split.  ``None`` (the paper's setting) trains on all
-        the data; ``skorch.dataset.ValidSplit(0.2)`` holds out 20% and
-        ``skanode.HoldOut(X_test, y_test)`` validates on fixed data, recording
-        ``valid_loss`` (and ``valid_acc`` for classifiers) every epoch.
-    verbose : int, default=0
-        ``1`` prints skorch's epoch table, NFE included.
-    device : str, default="cpu"
-        ``"cuda"`` trains and predicts on the GPU; fit raises a ``RuntimeError``
-        if CUDA is not available.
-    callbacks : list of (name, callback) or None, default=None
-        Extra skorch callbacks.
+# -- docstrings ------------------------------------------------------------------------------
+_SKORCH_PARAMS = """\
     **kwargs
-        Any other skorch parameter (``warm_start``, ``criterion``,
-        ``iterator_train__shuffle``, ...) and ``module__*`` overrides passed to
-        the torch module.
+        Any other skorch parameter (``criterion``, ``iterator_train__shuffle``,
+        ``callbacks__nfe=None``, ...) and ``module__*`` overrides passed to the
+        torch module.
 """
 
-_ATTRIBUTES = {
-    "classifier": """\
-    classes_ : ndarray of shape (n_classes,)
-        The class labels, as given in ``y``.
-""",
-    "regressor": "",
-}
-
-_COMMON_ATTRIBUTES = """\
-    n_features_in_ : int
+_ATTRIBUTES = """\
+    Attributes
+    ----------
+{classes}    n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
         Column names, when ``fit`` was given a DataFrame.
@@ -822,24 +738,21 @@ _COMMON_ATTRIBUTES = """\
         ``(channels, height, width)`` of the images, for ``architecture="conv"``.
     module_ : torch.nn.Module
         The trained network.
+    generator_ : torch.Generator
+        The estimator's random generator (initial weights, batch order).
     history_ : skorch.History
         Per-epoch and per-batch records, ``forward_nfe`` and ``backward_nfe``
-        included for ODE models.
+        included.
 """
 
-
-def _doc(summary: str, model: str, task: str, example: str) -> str:
-    params = _MODEL_PARAMS["ode"] if model in ("ode", "anode") else _MODEL_PARAMS["resnet"]
-    if model == "anode":
-        params = _MODEL_PARAMS["anode"] + params
-    return (
-        f"{summary}\n\n    Parameters\n    ----------\n{params}{_TRAINING_PARAMS}\n"
-        f"    Attributes\n    ----------\n{_ATTRIBUTES[task]}{_COMMON_ATTRIBUTES}\n"
-        f"    Examples\n    --------\n{example}"
-    )
-
+_CLASSES_ATTRIBUTE = """\
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, as given in ``y`` (or ``classes``).
+"""
 
 _EXAMPLE = """\
+    Examples
+    --------
     >>> from skanode import {name}
     >>> from skanode.datasets import make_concentric_spheres
     >>> X, y = make_concentric_spheres(n_inner=50, n_outer=100, random_state=0)
@@ -849,37 +762,46 @@ _EXAMPLE = """\
 """
 
 
-class NODEClassifier(_ODEModel, _Classifier, NeuralNetClassifier):  # noqa: D101 (__doc__ is composed below)
-    __doc__ = _doc(
-        "Neural ODE classifier: ``x -> h(T) -> linear -> softmax``.", "ode", "classifier",
-        _EXAMPLE.format(name="NODEClassifier", target="y"))
+def _doc(cls: type, summary: str) -> str:
+    classifier = issubclass(cls, _ClassifierTask)
+    target = "y" if classifier else "y.astype(float)"
+    return (f"{summary}\n\n    Parameters\n    ----------\n"
+            f"{hp.docstring(cls.hyperparameters())}{_SKORCH_PARAMS}\n"
+            + _ATTRIBUTES.format(classes=_CLASSES_ATTRIBUTE if classifier else "") + "\n"
+            + _EXAMPLE.format(name=cls.__name__, target=target))
 
 
-class ANODEClassifier(_Augmented, NODEClassifier):  # noqa: D101 (__doc__ is composed below)
-    __doc__ = _doc(
-        "Augmented Neural ODE classifier: ``[x, 0] -> h(T) -> linear -> softmax``.", "anode",
-        "classifier", _EXAMPLE.format(name="ANODEClassifier", target="y"))
+class NODEClassifier(_ODEFamily, _ClassifierTask, _SkanodeNet, NeuralNetClassifier):  # noqa: D101
+    pass
 
 
-class ResNetClassifier(_ResNetModel, _Classifier, NeuralNetClassifier):  # noqa: D101 (__doc__ is composed below)
-    __doc__ = _doc(
-        "ResNet classifier: ``num_layers`` blocks ``h + MLP(h)`` -> linear -> softmax.",
-        "resnet", "classifier", _EXAMPLE.format(name="ResNetClassifier", target="y"))
+class ANODEClassifier(_AugmentedFamily, NODEClassifier):  # noqa: D101
+    pass
 
 
-class NODERegressor(_ODEModel, _Regressor, NeuralNetRegressor):  # noqa: D101 (__doc__ is composed below)
-    __doc__ = _doc(
-        "Neural ODE regressor trained with the squared error.", "ode", "regressor",
-        _EXAMPLE.format(name="NODERegressor", target="y.astype(float)"))
+class ResNetClassifier(_ResNetFamily, _ClassifierTask, _SkanodeNet, NeuralNetClassifier):  # noqa: D101
+    pass
 
 
-class ANODERegressor(_Augmented, NODERegressor):  # noqa: D101 (__doc__ is composed below)
-    __doc__ = _doc(
-        "Augmented Neural ODE regressor trained with the squared error.", "anode",
-        "regressor", _EXAMPLE.format(name="ANODERegressor", target="y.astype(float)"))
+class NODERegressor(_ODEFamily, _RegressorTask, _SkanodeNet, NeuralNetRegressor):  # noqa: D101
+    pass
 
 
-class ResNetRegressor(_ResNetModel, _Regressor, NeuralNetRegressor):  # noqa: D101 (__doc__ is composed below)
-    __doc__ = _doc(
-        "ResNet regressor trained with the squared error.", "resnet", "regressor",
-        _EXAMPLE.format(name="ResNetRegressor", target="y.astype(float)"))
+class ANODERegressor(_AugmentedFamily, NODERegressor):  # noqa: D101
+    pass
+
+
+class ResNetRegressor(_ResNetFamily, _RegressorTask, _SkanodeNet, NeuralNetRegressor):  # noqa: D101
+    pass
+
+
+NODEClassifier.__doc__ = _doc(
+    NODEClassifier, "Neural ODE classifier: ``x -> h(T) -> linear -> softmax``.")
+ANODEClassifier.__doc__ = _doc(
+    ANODEClassifier, "Augmented Neural ODE classifier: ``[x, 0] -> h(T) -> linear -> softmax``.")
+ResNetClassifier.__doc__ = _doc(
+    ResNetClassifier, "ResNet classifier: ``num_layers`` blocks ``h + f(h)``, linear, softmax.")
+NODERegressor.__doc__ = _doc(NODERegressor, "Neural ODE regressor trained with the squared error.")
+ANODERegressor.__doc__ = _doc(
+    ANODERegressor, "Augmented Neural ODE regressor trained with the squared error.")
+ResNetRegressor.__doc__ = _doc(ResNetRegressor, "ResNet regressor trained with the squared error.")

@@ -1,31 +1,33 @@
 """Plain ``torch.nn`` modules: the ODE network (NODE / ANODE) and the ResNet.
 
 No skorch and no device handling here: these are ordinary modules that can be
-used in any PyTorch training loop.
+used in any PyTorch training loop.  Their keyword options and defaults are the
+declarations of :mod:`skanode.hyperparams`, shared with the estimators.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import hyperparams as hp
 from .augment import Augment
 from .dynamics import ConvField, MLPField
-from .odeblock import ODEBlock
+from .odeblock import ODEBlock, SolveStats
 
-__all__ = ["ARCHITECTURES", "ODENet", "ResNet", "make_field", "make_head"]
+__all__ = ["ARCHITECTURES", "ODENet", "ResNet", "make_field", "make_head", "reset_parameters"]
 
 ARCHITECTURES = ("mlp", "conv")
 
 
 def _shape(input_dim: int | Sequence[int], architecture: str) -> tuple[int, ...]:
-    shape = (int(input_dim),) if isinstance(input_dim, int) else tuple(int(s) for s in input_dim)
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"Unknown architecture {architecture!r}; choose one of {ARCHITECTURES}.")
+    shape = ((int(input_dim),) if np.ndim(input_dim) == 0
+             else tuple(int(s) for s in input_dim))
     if architecture == "conv" and len(shape) != 3:
         raise ValueError(f"architecture='conv' needs an image shape (channels, height, width), "
                          f"got {shape}.")
@@ -34,18 +36,68 @@ def _shape(input_dim: int | Sequence[int], architecture: str) -> tuple[int, ...]
     return shape
 
 
-def make_field(architecture: str, channels: int, *, hidden_dim: int = 32, num_filters: int = 64,
-               time_dependent: bool = True, nonlinearity: str = "relu") -> nn.Module:
+def _pick(options: Mapping[str, Any], *groups: Iterable[hp.Hyperparameter]) -> dict[str, Any]:
+    names = {p.name for group in groups for p in group}
+    return {k: v for k, v in options.items() if k in names}
+
+
+@hp.accepts(hp.FIELD)
+def make_field(channels: int, **field: Any) -> nn.Module:
     """Return the paper's vector field for a state of ``channels`` features or channels.
 
-    ``"mlp"``: :class:`~skanode.dynamics.MLPField` of width ``hidden_dim``;
-    ``"conv"``: :class:`~skanode.dynamics.ConvField` with ``num_filters`` filters.
+    ``architecture="mlp"``: :class:`~skanode.dynamics.MLPField` of width
+    ``hidden_dim``; ``"conv"``: :class:`~skanode.dynamics.ConvField` with
+    ``num_filters`` filters.  The options are those of
+    :data:`skanode.hyperparams.FIELD`.
+
+    Parameters
+    ----------
+    channels : int
+        Features (MLP) or channels (conv) of the state.
+    **field
+        ``architecture``, ``hidden_dim``, ``num_filters``, ``time_dependent``,
+        ``nonlinearity``.
+
+    Returns
+    -------
+    torch.nn.Module
+        The vector field ``f(t, h)``.
     """
-    if architecture == "conv":
-        return ConvField(channels, num_filters, time_dependent=time_dependent,
-                         nonlinearity=nonlinearity)
-    return MLPField(channels, hidden_dim, time_dependent=time_dependent,
-                    nonlinearity=nonlinearity)
+    common = {"time_dependent": field["time_dependent"], "nonlinearity": field["nonlinearity"]}
+    if field["architecture"] == "conv":
+        return ConvField(channels, field["num_filters"], **common)
+    return MLPField(channels, field["hidden_dim"], **common)
+
+
+def reset_parameters(module: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+    """Draw the weights of every linear and convolutional layer from ``generator``.
+
+    The distribution is torch's default, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``
+    for weights and biases; drawing from a ``torch.Generator`` owned by the caller
+    instead of torch's global one keeps initialisation reproducible when several
+    models are built at once in threads.  Other layers keep their own
+    initialisation.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network (changed in place).
+    generator : torch.Generator or None, default=None
+        Source of the random numbers; ``None`` uses torch's global generator.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module``.
+    """
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)):
+                bound = 1.0 / math.sqrt(layer.weight[0].numel())  # 1 / sqrt(fan_in)
+                layer.weight.uniform_(-bound, bound, generator=generator)
+                if layer.bias is not None:
+                    layer.bias.uniform_(-bound, bound, generator=generator)
+    return module
 
 
 class _Leading(nn.Module):
@@ -84,7 +136,10 @@ class ODENet(nn.Module):
 
     The vector field is the paper's MLP for vectors or its convolutional block
     for images (``architecture="conv"``, augmentation then appends zero
-    channels); everything else is shared.
+    channels); everything else is shared.  The keyword options are those of
+    :data:`~skanode.hyperparams.FIELD`, :data:`~skanode.hyperparams.AUGMENT`,
+    :data:`~skanode.hyperparams.SOLVER` and :data:`~skanode.hyperparams.HEAD`,
+    with the same names and defaults as the estimators' parameters.
 
     Parameters
     ----------
@@ -92,51 +147,20 @@ class ODENet(nn.Module):
         Number of input features ``d``, or the image shape ``(c, h, w)``.
     output_dim : int
         Size of the output (number of classes or regression targets).
-    architecture : {"mlp", "conv"}, default="mlp"
-        Vector field for vectors or for images.
-    hidden_dim : int, default=32
-        Width of the MLP's hidden layers.
-    num_filters : int, default=64
-        Filters of the convolutional field.
-    augment_dim : int, default=0
-        Number of zero features (or channels) ``p`` appended before the solve.
-    time_dependent : bool, default=True
-        Whether the vector field takes ``t`` as an input.
-    nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
-        Activation of the vector field.
-    linear_head : bool, default=True
-        Linear layer on ``h(T)``; ``False`` outputs the first ``output_dim``
-        coordinates of ``h(T)`` directly.
-    **ode_options
-        Passed to :class:`~skanode.odeblock.ODEBlock`: ``integration_time``,
-        ``solver``, ``rtol``, ``atol``, ``adjoint``, ``max_num_steps``,
-        ``solver_options``.
+    **options
+        Vector field, augmentation, solver and head options (see above).
     """
 
-    def __init__(
-        self,
-        input_dim: int | Sequence[int],
-        output_dim: int,
-        *,
-        architecture: str = "mlp",
-        hidden_dim: int = 32,
-        num_filters: int = 64,
-        augment_dim: int = 0,
-        time_dependent: bool = True,
-        nonlinearity: str = "relu",
-        linear_head: bool = True,
-        **ode_options: Any,
-    ) -> None:
+    @hp.accepts(hp.FIELD, hp.AUGMENT, hp.SOLVER, hp.HEAD)
+    def __init__(self, input_dim: int | Sequence[int], output_dim: int, **options: Any) -> None:
         super().__init__()
-        shape = _shape(input_dim, architecture)
-        channels = shape[0] + augment_dim
-        self.augment = Augment(augment_dim, dim=1)
-        field = make_field(architecture, channels, hidden_dim=hidden_dim,
-                           num_filters=num_filters, time_dependent=time_dependent,
-                           nonlinearity=nonlinearity)
-        self.odeblock = ODEBlock(field, **ode_options)
+        shape = _shape(input_dim, options["architecture"])
+        channels = shape[0] + options["augment_dim"]
+        self.augment = Augment(options["augment_dim"], dim=1)
+        field = make_field(channels, **_pick(options, hp.FIELD))
+        self.odeblock = ODEBlock(field, **_pick(options, hp.SOLVER))
         state_size = channels * int(np.prod(shape[1:], dtype=int))
-        self.head = make_head(state_size, output_dim, linear_head)
+        self.head = make_head(state_size, output_dim, options["linear_head"])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Return ``phi(x) = h(T)``, augmented dimensions included, ``(batch, d + p, ...)``."""
@@ -152,11 +176,16 @@ class ODENet(nn.Module):
 
 
 class ResNet(nn.Module):
-    """``num_layers`` residual blocks ``h + MLP(h)`` -> linear head.
+    """``num_layers`` residual blocks ``h + f(h)`` -> linear head.
 
-    Each residual MLP has the shape of the ODE vector field
-    (``d -> hidden -> hidden -> d``) without the time input, so a ResNet is the
-    Euler discretisation, with step 1 and untied weights, of a NODE.
+    Each residual block has the shape of the ODE vector field
+    (``d -> hidden -> hidden -> d``, or the convolutional block) without the
+    time input, so a ResNet is the Euler discretisation, with step 1 and
+    untied weights, of a NODE.  Its :attr:`stats` count residual-block
+    evaluations as the NFE: ``num_layers`` per forward pass, 0 backward.  The
+    keyword options are those of :data:`~skanode.hyperparams.FIELD` (without
+    ``time_dependent``), :data:`~skanode.hyperparams.RESNET` and
+    :data:`~skanode.hyperparams.HEAD`.
 
     Parameters
     ----------
@@ -164,48 +193,30 @@ class ResNet(nn.Module):
         Number of input features ``d``, or the image shape ``(c, h, w)``.
     output_dim : int
         Size of the output.
-    architecture : {"mlp", "conv"}, default="mlp"
-        Residual MLP blocks for vectors, or the convolutional block for images.
-    hidden_dim : int, default=32
-        Width of each MLP block's hidden layers.
-    num_filters : int, default=64
-        Filters of each convolutional block.
-    num_layers : int, default=5
-        Number of residual blocks.
-    nonlinearity : {"relu", "softplus", "tanh"}, default="relu"
-        Activation of the blocks.
-    linear_head : bool, default=True
-        Linear layer on the last state; ``False`` outputs its first
-        ``output_dim`` coordinates.
+    **options
+        Block, depth and head options (see above).
     """
 
-    def __init__(
-        self,
-        input_dim: int | Sequence[int],
-        output_dim: int,
-        *,
-        architecture: str = "mlp",
-        hidden_dim: int = 32,
-        num_filters: int = 64,
-        num_layers: int = 5,
-        nonlinearity: str = "relu",
-        linear_head: bool = True,
-    ) -> None:
+    @hp.accepts(hp.RESNET_FIELD, hp.RESNET, hp.HEAD)
+    def __init__(self, input_dim: int | Sequence[int], output_dim: int, **options: Any) -> None:
         super().__init__()
-        if int(num_layers) != num_layers or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}.")
-        shape = _shape(input_dim, architecture)
-        self.blocks = nn.ModuleList(
-            make_field(architecture, shape[0], hidden_dim=hidden_dim, num_filters=num_filters,
-                       time_dependent=False, nonlinearity=nonlinearity)
-            for _ in range(int(num_layers))
-        )
-        self.head = make_head(int(np.prod(shape)), output_dim, linear_head)
+        shape = _shape(input_dim, options["architecture"])
+        field = {**_pick(options, hp.RESNET_FIELD), "time_dependent": False}
+        self.blocks = nn.ModuleList(make_field(shape[0], **field)
+                                    for _ in range(options["num_layers"]))
+        self.head = make_head(int(np.prod(shape)), output_dim, options["linear_head"])
+        self._evaluations = 0
+
+    @property
+    def stats(self) -> SolveStats:
+        """Residual-block evaluations of the last forward pass (the ResNet's NFE)."""
+        return SolveStats(self._evaluations, 0)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Return the state after the last residual block, ``(batch, d)``."""
         for block in self.blocks:
             x = x + block(0.0, x)
+        self._evaluations = len(self.blocks)
         return x
 
     def trajectory(self, x: torch.Tensor, times: Sequence[float] | None = None) -> torch.Tensor:
@@ -213,9 +224,9 @@ class ResNet(nn.Module):
         states = [x]
         for block in self.blocks:
             states.append(states[-1] + block(0.0, states[-1]))
+        self._evaluations = len(self.blocks)
         return torch.stack(states)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the head's output, ``(batch, output_dim)``."""
         return self.head(self.features(x).flatten(1))
-

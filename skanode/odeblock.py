@@ -18,29 +18,61 @@ import torch
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
+from . import hyperparams as hp
 from .dopri5 import IntegrationError, dopri5
 from .exceptions import SolverError
 
-__all__ = ["ADAPTIVE_SOLVERS", "SOLVERS", "ODEBlock", "SolveStats", "collect_stats"]
+__all__ = [
+    "ADAPTIVE_SOLVERS",
+    "SOLVERS",
+    "UNSUPPORTED_SOLVERS",
+    "ODEBlock",
+    "SolveStats",
+    "collect_stats",
+]
 
-try:  # the registry of methods torchdiffeq knows; private, so guarded
-    from torchdiffeq._impl.odeint import SOLVERS as _TORCHDIFFEQ_SOLVERS
-except ImportError:  # pragma: no cover - future torchdiffeq layouts
-    _TORCHDIFFEQ_SOLVERS = {}
 
-# Function evaluations per attempted step; bounds the NFE of a solve by its step limit.
-_EVALS_PER_STEP = {
-    "dopri5": 6,
-    "bosh3": 3,
-    "fehlberg2": 3,
-    "adaptive_heun": 2,
-    "dopri8": 13,
-}
-ADAPTIVE_SOLVERS = tuple(_EVALS_PER_STEP)
+def _torchdiffeq_methods() -> dict[str, type]:
+    """Torchdiffeq's method registry (``{name: solver class}``).
+
+    torchdiffeq has no public list of its methods; its private registry is read
+    here and nowhere else.  ``tests/test_odeblock.py`` checks that it is found,
+    so a change of torchdiffeq's layout fails the tests instead of silently
+    shrinking the list.
+    """
+    try:
+        from torchdiffeq._impl.odeint import SOLVERS as registry
+    except ImportError:  # pragma: no cover - a future torchdiffeq layout
+        return {}
+    return dict(registry)
+
+
+def _keywords(cls: type) -> set[str]:
+    """Keyword arguments a torchdiffeq solver class accepts, base classes included."""
+    named = set()
+    for klass in inspect.getmro(cls):
+        if "__init__" in vars(klass):
+            params = inspect.signature(klass.__init__).parameters.values()
+            named |= {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return named
+
+
+_METHODS = _torchdiffeq_methods()
+# scipy's solvers run on numpy copies without gradients, and LSODA estimates Jacobians by
+# finite differences over the whole batch: not a method to train a network with.
+UNSUPPORTED_SOLVERS = {"scipy_solver": "it integrates on numpy copies, so no gradient flows"}
+SOLVERS = tuple(sorted(set(_METHODS) - set(UNSUPPORTED_SOLVERS))) or (
+    "adaptive_heun", "bosh3", "dopri5", "dopri8", "euler", "fehlberg2", "midpoint", "rk4")
+# Adaptive methods are those with a step limit of their own; every one gets skanode's.
+ADAPTIVE_SOLVERS = tuple(name for name in SOLVERS if name not in _METHODS
+                         or "max_num_steps" in _keywords(_METHODS[name]))
+# Function evaluations per attempted step bound the NFE of a solve by its step limit.
+_EVALS_PER_STEP = {"dopri5": 6, "bosh3": 3, "fehlberg2": 3, "adaptive_heun": 2, "dopri8": 13,
+                   "tsit5": 6}
+_MAX_EVALS_PER_STEP = max(_EVALS_PER_STEP.values())  # for adaptive methods not listed
 # torchdiffeq checks each step's state with an assert; under ``python -O`` that check is
 # gone, so the counting wrapper takes it over (and only then, as it costs a sync per call).
 _CHECK_FINITE = not __debug__
-SOLVERS = tuple(sorted(_TORCHDIFFEQ_SOLVERS)) or (*ADAPTIVE_SOLVERS, "euler", "rk4")
 _REMEDIES = (
     "Try a looser tolerance (larger rtol/atol), weight decay on the dynamics, "
     "augmentation (ANODE, augment_dim > 0), a larger max_num_steps, "
@@ -130,12 +162,19 @@ class _CountingField(nn.Module):
 
     def message(self, what: str) -> str:
         tally = self.tally
-        where = f" at t={float(tally.last_t):.6g}" if tally.last_t is not None else ""
+        t = tally.last_t
+        t = t.detach() if isinstance(t, torch.Tensor) else t  # t may carry a gradient
+        where = f" at t={float(t):.6g}" if t is not None and " at t=" not in what else ""
         return _message(self.settings, what + where, tally.calls - tally.start)
 
 
 class ODEBlock(nn.Module):
     """Integrate ``dh/dt = f(t, h)`` from ``h(0) = x`` over ``[0, T]``.
+
+    The solver options (``solver``, ``rtol``, ``atol``, ``adjoint``,
+    ``max_num_steps``, ``solver_options``, ``integration_time``) and their
+    defaults are those of :data:`skanode.hyperparams.SOLVER`, the same the
+    estimators take.
 
     Parameters
     ----------
@@ -144,60 +183,33 @@ class ODEBlock(nn.Module):
         ``evaluator()`` returning such a function bound to its current
         parameters, skanode's dopri5 calls that instead (once per solve), which
         skips module hooks of ``dynamics`` in that path.
-    integration_time : float, default=1.0
-        End time ``T``.
-    solver : str, default="dopri5"
-        Any torchdiffeq method (``"dopri5"``, ``"bosh3"``, ``"rk4"``, ...).
-    rtol, atol : float, default=1e-3
-        Relative and absolute tolerances of adaptive solvers.
-    adjoint : bool, default=False
-        Backpropagate with the adjoint method (memory ``O(1)`` in the number
-        of steps, but a second ODE solve in the backward pass).
-    max_num_steps : int, default=1000
-        Step limit of an adaptive solve (forward, and backward with the
-        adjoint).  Exceeding it raises :class:`~skanode.SolverError`.
-    solver_options : dict, default=None
-        Further options for the torchdiffeq method, e.g. ``{"step_size": 0.1}``
-        for fixed-step solvers.  Unknown option names are an error.
     backend : {"skanode", "torchdiffeq"}, default="skanode"
         ``"skanode"`` solves ``dopri5`` without adjoint or options with
         :func:`skanode.dopri5.dopri5`, a lean re-implementation of torchdiffeq's
         (same steps and NFE, less overhead); everything else, and
         :meth:`trajectory`, always uses torchdiffeq.
+    **options
+        The solver options above.
     """
 
-    def __init__(
-        self,
-        dynamics: nn.Module,
-        *,
-        integration_time: float = 1.0,
-        solver: str = "dopri5",
-        rtol: float = 1e-3,
-        atol: float = 1e-3,
-        adjoint: bool = False,
-        max_num_steps: int = 1000,
-        solver_options: Mapping[str, Any] | None = None,
-        backend: str = "skanode",
-    ) -> None:
+    @hp.accepts(hp.SOLVER)
+    def __init__(self, dynamics: nn.Module, *, backend: str = "skanode", **options: Any) -> None:
         super().__init__()
         if backend not in ("skanode", "torchdiffeq"):
             raise ValueError(f"backend must be 'skanode' or 'torchdiffeq', got {backend!r}.")
-        _check_solver(solver, solver_options)
-        if not integration_time > 0:
-            raise ValueError(f"integration_time must be positive, got {integration_time!r}.")
-        if int(max_num_steps) != max_num_steps or max_num_steps < 1:
-            raise ValueError(f"max_num_steps must be a positive integer, got {max_num_steps!r}.")
+        _check_options(options["solver"], options["solver_options"])
         self.field = _CountingField(dynamics)
-        self.integration_time = float(integration_time)
-        self.solver = solver
-        self.rtol = rtol
-        self.atol = atol
-        self.adjoint = adjoint
-        self.max_num_steps = int(max_num_steps)
-        self.solver_options = dict(solver_options or {})
+        self.integration_time = float(options["integration_time"])
+        self.solver = options["solver"]
+        self.rtol = float(options["rtol"])
+        self.atol = float(options["atol"])
+        self.adjoint = bool(options["adjoint"])
+        self.max_num_steps = int(options["max_num_steps"])
+        self.solver_options = dict(options["solver_options"] or {})
         self.backend = backend
         self.field.settings = (
-            f"ODE solver {solver!r} (rtol={rtol:g}, atol={atol:g}, max_num_steps={max_num_steps})"
+            f"ODE solver {self.solver!r} (rtol={self.rtol:g}, atol={self.atol:g}, "
+            f"max_num_steps={self.max_num_steps})"
         )
         self._forward_nfe = 0
         self._forward_end = 0
@@ -262,8 +274,13 @@ class ODEBlock(nn.Module):
             out = solve()
             if not torch.isfinite(out[-1]).all():
                 raise SolverError(field.message("the state became non-finite"))
-        # torchdiffeq signals step-size underflow and NaN states by assert.
-        except (AssertionError, IntegrationError) as err:
+        except IntegrationError as err:
+            raise SolverError(field.message(str(err))) from err
+        except AssertionError as err:
+            # torchdiffeq signals step-size underflow and NaN states by assert; an assert
+            # of the user's own vector field is theirs and passes through unchanged.
+            if not _raised_in_torchdiffeq(err):
+                raise
             raise SolverError(field.message(str(err))) from err
         finally:
             self._forward_nfe = tally.calls - start
@@ -272,9 +289,9 @@ class ODEBlock(nn.Module):
         return out
 
     def _limit_from(self, calls: int) -> int | None:
-        per_step = _EVALS_PER_STEP.get(self.solver)
-        if per_step is None:  # fixed-grid methods stop by construction
+        if self.solver not in ADAPTIVE_SOLVERS:  # fixed-grid methods stop by construction
             return None
+        per_step = _EVALS_PER_STEP.get(self.solver, _MAX_EVALS_PER_STEP)
         return calls + self.max_num_steps * per_step + 2  # +2: initial step-size selection
 
     def extra_repr(self) -> str:
@@ -290,28 +307,32 @@ def _message(settings: str, what: str, nfe: int) -> str:
 
 
 def collect_stats(module: nn.Module) -> SolveStats:
-    """Sum the :class:`SolveStats` of every :class:`ODEBlock` inside ``module``."""
-    blocks = [sub for sub in module.modules() if isinstance(sub, ODEBlock)]
-    return SolveStats(
-        sum(b.stats.forward_nfe for b in blocks),
-        sum(b.stats.backward_nfe for b in blocks),
-    )
+    """Sum the solve statistics of every part of ``module`` that keeps them.
+
+    A part keeps statistics when its ``stats`` attribute is a :class:`SolveStats`:
+    every :class:`ODEBlock`, and :class:`~skanode.modules.ResNet`, whose NFE is
+    its number of residual-block evaluations.
+    """
+    parts = [stats for sub in module.modules()
+             if isinstance(stats := getattr(sub, "stats", None), SolveStats)]
+    return SolveStats(sum(s.forward_nfe for s in parts), sum(s.backward_nfe for s in parts))
 
 
-def _check_solver(solver: str, options: Mapping[str, Any] | None) -> None:
-    if solver not in SOLVERS:
-        raise ValueError(f"Unknown solver {solver!r}; choose one of {list(SOLVERS)}.")
+def _raised_in_torchdiffeq(err: BaseException) -> bool:
+    """Whether ``err`` was raised by torchdiffeq's own code (its innermost frame)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("torchdiffeq")
+
+
+def _check_options(solver: str, options: Mapping[str, Any] | None) -> None:
     if not options:
         return
-    cls = _TORCHDIFFEQ_SOLVERS.get(solver)
+    cls = _METHODS.get(solver)
     if cls is None:
         return
-    named = set()
-    for klass in inspect.getmro(cls):  # options may be consumed by a base solver class
-        if "__init__" in vars(klass):
-            params = inspect.signature(klass.__init__).parameters.values()
-            named |= {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-    allowed = named - {"self", "func", "y0", "rtol", "atol", "max_num_steps"}
+    allowed = _keywords(cls) - {"self", "func", "y0", "rtol", "atol", "max_num_steps"}
     unknown = set(options) - allowed
     if unknown:
         raise ValueError(

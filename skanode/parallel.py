@@ -1,85 +1,32 @@
-"""Thread budgets for parallel searches, and Dask clusters for the command line.
+"""Dask clusters for parallel searches (the ``skanode search`` command uses them).
 
-Thread rule: a process that trains several models at once must not let each
-one use every core.  skanode gives torch, for the duration of ``fit``,
+How many torch threads each fit uses in a parallel search is decided by
+:func:`skanode.runtime.thread_budget`; see :mod:`skanode.runtime`.
 
-1. ``SKANODE_NUM_THREADS`` threads, if that variable is set;
-2. else, inside a Dask worker, 1: Dask already runs one task per worker thread,
-   and a cluster has about one worker thread per core (start workers with
-   ``--nthreads 1`` and as many workers as cores, or set the variable);
-3. else, for the small MLP models of the toy experiments, 1: their operations
-   are too small to gain from intra-op threads (measured: an ANODE epoch takes
-   0.095 s on one thread, 0.10-0.14 s on two), and one thread cannot be slowed
-   down by other busy processes;
-4. else, when ``OMP_NUM_THREADS`` is set lower than torch's thread count,
-   that value: joblib's process backend (``n_jobs=-1`` / ``n_jobs=k`` in
-   scikit-learn) sets it to ``cores // k`` in each worker;
-5. else torch's own setting (convolutional models do gain from threads).
-
-torch's previous setting is restored after ``fit``.
+A fresh Dask worker pays, on its first task, for importing torch, scikit-learn
+and skanode and for torch's first autograd call: about 3.5 s per worker on the
+2-core development machine, which spread over a 24-fit search looked like
+0.15-0.4 s lost per task (``benchmarks/parallel_search.py``).  :func:`dask_client`
+warms every worker up once, before the search, so that a search's own time
+compares with joblib's process backend (whose workers are reused in the same
+way).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
-from collections.abc import Iterator
 
-import torch
-
-__all__ = ["dask_client", "thread_budget", "torch_threads"]
+__all__ = ["dask_client", "warm_up"]
 
 
-def _in_dask_worker() -> bool:
-    if "distributed" not in sys.modules:  # never imported: not a Dask worker
-        return False
-    try:
-        from distributed import get_worker
+def warm_up() -> None:
+    """Import skanode and run one tiny fit, so a worker's first real task starts warm."""
+    import numpy as np
 
-        get_worker()
-    except (ImportError, ValueError):
-        return False
-    return True
+    from .estimators import ANODEClassifier
 
-
-def thread_budget(*, small: bool = False) -> int:
-    """Return the number of torch threads ``fit`` should use here (see the module doc).
-
-    Parameters
-    ----------
-    small : bool, default=False
-        The model is a small MLP, which runs best on one thread.
-
-    Returns
-    -------
-    int
-        Number of threads.
-    """
-    explicit = os.environ.get("SKANODE_NUM_THREADS")
-    if explicit:
-        return max(1, int(explicit))
-    if _in_dask_worker() or small:
-        return 1
-    current = torch.get_num_threads()
-    omp = os.environ.get("OMP_NUM_THREADS")
-    if omp and omp.isdigit() and 0 < int(omp) < current:
-        return int(omp)
-    return current
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None = None, *, small: bool = False) -> Iterator[int]:
-    """Run the block with ``n`` torch threads (default :func:`thread_budget`), then restore."""
-    previous = torch.get_num_threads()
-    n = thread_budget(small=small) if n is None else n
-    if n != previous:
-        torch.set_num_threads(n)
-    try:
-        yield n
-    finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    ANODEClassifier(max_epochs=1, hidden_dim=4, random_state=0).fit(X, [0, 1, 0, 1])
 
 
 @contextlib.contextmanager
@@ -96,8 +43,9 @@ def dask_client(scheduler: str | None = None, local_workers: int | None = None):
     Yields
     ------
     distributed.Client
-        The client; inside the block, ``joblib.parallel_backend("dask")`` runs
-        scikit-learn's searches on the cluster.
+        The client, its workers warmed up (:func:`warm_up`); inside the block,
+        ``joblib.parallel_backend("dask")`` runs scikit-learn's searches on the
+        cluster.
     """
     try:
         from distributed import Client, LocalCluster
@@ -105,8 +53,10 @@ def dask_client(scheduler: str | None = None, local_workers: int | None = None):
         raise ImportError("Dask is optional: pip install 'skanode[distributed]'.") from err
     if scheduler is not None:
         with Client(scheduler) as client:
+            client.run(warm_up)
             yield client
         return
     with LocalCluster(n_workers=local_workers or 2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
+        client.run(warm_up)
         yield client

@@ -1,27 +1,51 @@
 """Save a fitted estimator to one file and load it back, without running code.
 
-The file holds the estimator's class name, its hyperparameters, the fitted
-attributes (classes, input size, ...), the module's weights and the training
-history, as plain containers and tensors.  :func:`load` reads it with
-``torch.load(weights_only=True)``, which refuses arbitrary pickled objects, so a
-file from an untrusted source cannot execute code.  (``pickle`` works too, for
-trusted files.)
+The file format knows nothing of the estimators.  An estimator class takes part
+by registering itself (:func:`register`) and implementing the fitted-state
+protocol:
+
+- ``est.fitted_state() -> dict``: everything needed to predict *and to go on
+  training*: hyperparameters, fitted attributes (classes, input size, feature
+  names, ...), module weights, optimizer state (Adam's moments), the state of
+  the estimator's random generator and the history, as plain containers and
+  tensors;
+- ``cls.from_fitted_state(params, state) -> estimator``: the inverse.
+
+:func:`load` reads the file with ``torch.load(weights_only=True)``, which
+refuses arbitrary pickled objects, so a file from an untrusted source cannot
+execute code.  (``pickle`` works too, for trusted files.)
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
-from skorch.history import History
 
-__all__ = ["load", "save"]
+__all__ = ["FittedState", "load", "register", "save"]
 
-_FORMAT = "skanode/1"
-_FITTED = ("n_features_in_", "n_outputs_", "_y_ndim_", "image_shape_")
+_FORMAT = "skanode/2"  # version 1 (skanode 0.1) kept no optimizer or generator state
+_REGISTRY: dict[str, type] = {}
+
+
+class FittedState(Protocol):
+    """What an estimator implements to be saved and loaded."""
+
+    def fitted_state(self) -> dict[str, Any]:
+        """Return the fitted state as plain containers and tensors."""
+
+    @classmethod
+    def from_fitted_state(cls, params: dict[str, Any], state: dict[str, Any]) -> Any:
+        """Rebuild a fitted estimator from ``params`` and :meth:`fitted_state`'s output."""
+
+
+def register(cls: type) -> type:
+    """Let :func:`load` rebuild instances of ``cls`` (by class name)."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
 
 
 def _plain(value: Any) -> bool:
@@ -34,21 +58,33 @@ def _plain(value: Any) -> bool:
     return False
 
 
-def _to_plain(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
     """Numpy scalars and arrays inside containers become Python values and lists."""
     if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
+        return {k: to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_to_plain(v) for v in value]
+        return [to_plain(v) for v in value]
     if isinstance(value, (np.generic, np.ndarray)):
         return value.tolist()
     return value
 
 
-def _registry() -> dict[str, type]:
-    from . import estimators
-
-    return {name: getattr(estimators, name) for name in estimators.__all__}
+def _storable_params(params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Keep plain parameters; name torch optimizers; warn about the rest."""
+    stored, skipped = {}, []
+    for name, value in params.items():
+        if isinstance(value, torch.device):
+            stored[name] = str(value)
+        elif isinstance(value, type) and getattr(torch.optim, value.__name__, None) is value:
+            stored[name] = f"torch.optim.{value.__name__}"
+        elif _plain(value):
+            stored[name] = value
+        elif value is not defaults.get(name, object()):
+            skipped.append(name)
+    if skipped:
+        warnings.warn(f"save: parameters {skipped} are not plain values and are not saved; "
+                      "load will use their defaults.", UserWarning, stacklevel=3)
+    return stored
 
 
 def save(estimator: Any, path: str | os.PathLike) -> None:
@@ -57,7 +93,9 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
     Hyperparameters that are plain values (numbers, strings, lists, dicts) are
     stored; the optimizer is stored by name when it is a ``torch.optim`` class.
     Others (custom callbacks, modules, splits) are not, with a warning if they
-    differ from the defaults: :func:`load` then uses the defaults.
+    differ from the defaults: :func:`load` then uses the defaults.  The
+    optimizer's state, the random generator and the history are stored, so
+    ``partial_fit`` after :func:`load` continues exactly as it would have.
 
     Parameters
     ----------
@@ -66,44 +104,19 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
     path : str or path-like
         Destination file.
     """
-    from sklearn.utils.validation import check_is_fitted
-
-    check_is_fitted(estimator, "n_features_in_")
     cls = type(estimator)
-    if cls.__name__ not in _registry():
+    if _REGISTRY.get(cls.__name__) is not cls:
         raise TypeError(f"save handles skanode's estimators, not {cls.__name__}.")
-    defaults = cls().get_params(deep=False)
-    params, skipped = {}, []
-    for name, value in estimator.get_params(deep=False).items():
-        if name == "optimizer" and isinstance(value, type) and \
-                getattr(torch.optim, value.__name__, None) is value:
-            params[name] = f"torch.optim.{value.__name__}"
-        elif _plain(value):
-            params[name] = value
-        elif value is not defaults.get(name, object()):
-            skipped.append(name)
-    if skipped:
-        warnings.warn(f"save: parameters {skipped} are not plain values and are not saved; "
-                      "load will use their defaults.", UserWarning, stacklevel=2)
-    fitted = {name: _to_plain(getattr(estimator, name))
-              for name in _FITTED if hasattr(estimator, name)}
-    if hasattr(estimator, "feature_names_in_"):
-        fitted["feature_names_in_"] = [str(v) for v in estimator.feature_names_in_]
-    if hasattr(estimator, "classes_inferred_"):
-        classes = np.asarray(estimator.classes_inferred_)
-        fitted["classes"] = classes.tolist()
-        fitted["classes_dtype"] = classes.dtype.str if classes.dtype != object else "object"
-    state = {k: v.detach().cpu() for k, v in estimator.module_.state_dict().items()}
-    torch.save({"format": _FORMAT, "class": cls.__name__, "params": params, "fitted": fitted,
-                "state_dict": state, "history": _to_plain(list(estimator.history)),
-                "device": str(estimator.device)}, path)
+    state = estimator.fitted_state()
+    params = _storable_params(state.pop("params"), cls().get_params(deep=False))
+    torch.save({"format": _FORMAT, "class": cls.__name__, "params": params, **state}, path)
 
 
 def load(path: str | os.PathLike) -> Any:
     """Load an estimator written by :func:`save`; it predicts exactly as before.
 
     A model saved from a GPU loads on a CPU-only machine, with a warning, on
-    ``device="cpu"``.
+    ``device="cpu"``; otherwise it keeps the device it was saved with.
 
     Parameters
     ----------
@@ -113,15 +126,15 @@ def load(path: str | os.PathLike) -> Any:
     Returns
     -------
     estimator
-        The fitted estimator.
+        The fitted estimator, ready to predict and to train on with ``partial_fit``.
     """
     data = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         raise ValueError(f"{path} is not a skanode model file (format {_FORMAT}).")
-    cls = _registry().get(data["class"])
+    cls = _REGISTRY.get(data["class"])
     if cls is None:
         raise ValueError(f"{path} names an unknown estimator class {data['class']!r}.")
-    params = dict(data["params"])
+    params = dict(data.pop("params"))
     if isinstance(params.get("optimizer"), str):
         params["optimizer"] = getattr(torch.optim, params["optimizer"].rsplit(".", 1)[-1])
     device = params.get("device") or "cpu"
@@ -129,18 +142,4 @@ def load(path: str | os.PathLike) -> Any:
         warnings.warn(f"{path} was saved on {device!r}, but CUDA is not available; the model "
                       "is loaded on the CPU (device='cpu').", UserWarning, stacklevel=2)
         params["device"] = "cpu"
-    estimator = cls(**params)
-    fitted = data["fitted"]
-    for name in _FITTED:
-        if name in fitted:
-            value = fitted[name]
-            setattr(estimator, name, tuple(value) if isinstance(value, list) else value)
-    if "feature_names_in_" in fitted:
-        estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
-    if "classes" in fitted:
-        dtype = None if fitted["classes_dtype"] == "object" else np.dtype(fitted["classes_dtype"])
-        estimator.classes_inferred_ = np.asarray(fitted["classes"], dtype=dtype)
-    estimator.initialize()
-    estimator.module_.load_state_dict(data["state_dict"])
-    estimator.history_ = History(data["history"])
-    return estimator
+    return cls.from_fitted_state(params, data)

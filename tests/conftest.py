@@ -1,7 +1,34 @@
+"""Shared data and helpers: tiny sizes, fixed seeds."""
+
 import numpy as np
 import pytest
+from sklearn.datasets import load_iris
+from sklearn.preprocessing import StandardScaler
 
+from skanode import (
+    ANODEClassifier,
+    ANODERegressor,
+    NODEClassifier,
+    NODERegressor,
+    ResNetClassifier,
+    ResNetRegressor,
+)
 from skanode.datasets import make_concentric_spheres
+
+# Small and seeded: a few epochs of a narrow model.
+FAST = {"max_epochs": 3, "hidden_dim": 8, "lr": 1e-2, "random_state": 0}
+CLASSIFIERS = [NODEClassifier, ANODEClassifier, ResNetClassifier]
+REGRESSORS = [NODERegressor, ANODERegressor, ResNetRegressor]
+ODE_ESTIMATORS = [NODEClassifier, ANODEClassifier, NODERegressor, ANODERegressor]
+
+
+def make(cls, **params):
+    """An estimator of ``cls`` with the FAST settings, overridden by ``params``."""
+    return cls(**{**FAST, **params})
+
+
+def is_classifier_class(cls):
+    return cls in CLASSIFIERS
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +45,17 @@ def blobs():
     y = np.repeat([0, 1, 2], 30)
     X = centers[y] + 0.3 * rng.standard_normal((90, 2))
     return X, y
+
+
+@pytest.fixture(scope="session")
+def iris():
+    """Iris as a DataFrame with string labels (setosa, versicolor, virginica)."""
+    data = load_iris(as_frame=True)
+    names = np.asarray(data.target_names)[data.target]
+    return data.data, names
+
+
+@pytest.fixture(scope="session")
+def iris_scaled(iris):
+    X, names = iris
+    return StandardScaler().fit_transform(X), names

@@ -1,3 +1,5 @@
+"""The ODE block: NFE it counts itself, the step budget of every adaptive method, errors."""
+
 import subprocess
 import sys
 
@@ -7,7 +9,7 @@ from torchdiffeq import odeint
 
 from skanode import SolverError
 from skanode.dynamics import MLPField
-from skanode.odeblock import ODEBlock, collect_stats
+from skanode.odeblock import ADAPTIVE_SOLVERS, SOLVERS, ODEBlock, collect_stats
 
 
 class CountingField(torch.nn.Module):
@@ -80,30 +82,89 @@ def test_trajectory_starts_at_the_input():
         block.trajectory(x, [1.0, 0.5])
 
 
-def test_step_limit_raises_solver_error_with_details():
-    block = ODEBlock(CountingField(rate=-2000.0), rtol=1e-9, atol=1e-9, max_num_steps=20)
+class Stiff(torch.nn.Module):
+    def forward(self, t, h):
+        return -1e6 * h
+
+
+class NaNField(torch.nn.Module):
+    def forward(self, t, h):
+        return h * float("nan")
+
+
+def test_step_limit_names_method_tolerances_time_and_nfe():
+    block = ODEBlock(Stiff(), rtol=1e-9, atol=1e-9, max_num_steps=30)
     with pytest.raises(SolverError) as info:
-        block(torch.ones(2, 2))
+        block(torch.ones(1, 1))
     msg = str(info.value)
-    for part in ("dopri5", "rtol=1e-09", "max_num_steps=20", "NFE reached", "rk4"):
-        assert part in msg
+    for part in ("'dopri5'", "rtol=1e-09", "atol=1e-09", "max_num_steps=30",
+                 "exceeded the step limit at t=", "NFE reached", "weight decay", "augmentation",
+                 "solver='rk4'"):
+        assert part in msg, part
     assert isinstance(info.value, RuntimeError)
 
 
-def test_step_limit_holds_under_python_optimize():
-    code = (
-        "import torch\n"
-        "from skanode.odeblock import ODEBlock\n"
-        "from skanode import SolverError\n"
-        "class F(torch.nn.Module):\n"
-        "    def forward(self, t, h): return -1e5 * h\n"
-        "try:\n"
-        "    ODEBlock(F(), rtol=1e-9, atol=1e-9, max_num_steps=50)(torch.ones(1, 1))\n"
-        "except SolverError as e: print('SolverError', e)\n"
-    )
-    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True,
-                         timeout=120)
-    assert "SolverError" in out.stdout, out.stderr
+@pytest.mark.parametrize("solver", ADAPTIVE_SOLVERS)
+def test_every_adaptive_method_has_a_step_budget(solver):
+    field = CountingField(rate=-1e6)
+    with pytest.raises(SolverError, match="exceeded the step limit"):
+        ODEBlock(field, solver=solver, rtol=1e-9, atol=1e-9, max_num_steps=5)(torch.ones(2, 1))
+    assert field.calls <= 5 * 13 + 3  # at most 13 evaluations per step (dopri8)
+
+
+def test_the_method_registry_comes_from_torchdiffeq():
+    assert {"dopri5", "bosh3", "fehlberg2", "adaptive_heun", "dopri8", "rk4", "euler",
+            "midpoint", "implicit_adams"} <= set(SOLVERS)
+    assert "scipy_solver" not in SOLVERS  # no gradients: rejected with a reason
+    assert set(ADAPTIVE_SOLVERS) == {"dopri5", "bosh3", "fehlberg2", "adaptive_heun", "dopri8"}
+
+
+@pytest.mark.parametrize("solver, what", [
+    ("dopri5", "non-finite state or derivative at t=0;"),
+    ("bosh3", "underflow in dt"),
+    ("rk4", "the state became non-finite at t=1;"),
+])
+def test_non_finite_dynamics_are_a_solver_error(solver, what):
+    options = {"step_size": 0.1} if solver == "rk4" else None
+    with pytest.raises(SolverError, match=what):
+        ODEBlock(NaNField(), solver=solver, solver_options=options)(torch.ones(2, 1))
+
+
+@pytest.mark.parametrize("solver", ["dopri5", "bosh3", "rk4"])
+def test_an_assert_in_the_users_field_is_not_relabelled(solver):
+    class Asserting(torch.nn.Module):
+        def forward(self, t, h):
+            assert h.shape[1] == 3, "my field wants 3 columns"
+            return h
+
+    options = {"step_size": 0.1} if solver == "rk4" else None
+    with pytest.raises(AssertionError, match="my field wants 3 columns"):
+        ODEBlock(Asserting(), solver=solver, solver_options=options)(torch.ones(2, 1))
+
+
+BUDGET_UNDER_O = """
+import torch
+from skanode.odeblock import ODEBlock
+from skanode import SolverError
+class Stiff(torch.nn.Module):
+    def forward(self, t, h): return -1e6 * h
+class Explode(torch.nn.Module):
+    def forward(self, t, h): return h.exp() * 1e30
+for field, solver in ((Stiff(), 'dopri5'), (Explode(), 'dopri5'), (Stiff(), 'bosh3')):
+    try:
+        ODEBlock(field, solver=solver, rtol=1e-9, atol=1e-9, max_num_steps=50)(torch.ones(1, 1))
+        print('NO ERROR')
+    except SolverError as err:
+        print('SolverError:', str(err)[:80])
+"""
+
+
+def test_budget_holds_under_python_optimize():
+    """torchdiffeq's asserts vanish under ``python -O``; the block's own checks do not."""
+    out = subprocess.run([sys.executable, "-O", "-c", BUDGET_UNDER_O], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("SolverError:") == 3, out.stdout
 
 
 def test_fixed_step_solver_and_options():
@@ -113,14 +174,21 @@ def test_fixed_step_solver_and_options():
 
 
 def test_invalid_solver_and_options_are_errors():
-    with pytest.raises(ValueError, match="Unknown solver 'dopri'"):
+    with pytest.raises(ValueError, match="'solver' parameter of ODEBlock must be one of"):
         ODEBlock(CountingField(), solver="dopri")
+    with pytest.raises(ValueError, match="no gradient flows"):
+        ODEBlock(CountingField(), solver="scipy_solver")
     with pytest.raises(ValueError, match=r"Unknown option\(s\) \['stepsize'\]"):
         ODEBlock(CountingField(), solver="rk4", solver_options={"stepsize": 0.1})
+    with pytest.raises(ValueError, match="use max_num_steps for the step limit"):
+        ODEBlock(CountingField(), solver_options={"max_steps": 3})
 
 
-def test_collect_stats_sums_blocks():
-    model = torch.nn.Sequential(ODEBlock(CountingField()), ODEBlock(CountingField()))
-    model(torch.ones(1, 1))
+def test_collect_stats_sums_what_the_fields_counted():
+    fields = [CountingField(), CountingField(rate=-5.0)]
+    model = torch.nn.Sequential(*(ODEBlock(f) for f in fields))
+    model(torch.ones(3, 1))
     stats = collect_stats(model)
-    assert stats.forward_nfe == sum(b.stats.forward_nfe for b in model)
+    assert stats.forward_nfe == fields[0].calls + fields[1].calls
+    assert fields[1].calls > fields[0].calls  # the stiffer field needed more steps
+    assert stats.backward_nfe == 0

@@ -1,4 +1,4 @@
-"""Parallel searches: the thread rule, the Dask backend, failures and the command line."""
+"""Parallel searches on process workers and on Dask, and the search command."""
 
 import os
 
@@ -6,11 +6,12 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import make
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 
 from skanode import ANODEClassifier
-from skanode.parallel import thread_budget, torch_threads
 
 
 class RecordThreads(Callback):
@@ -22,47 +23,14 @@ def threads_scorer(est, X, y):
     return est.history[-1, "threads"]
 
 
-def _search(n_jobs, **extra):
+def _search(n_jobs):
     return GridSearchCV(
-        ANODEClassifier(max_epochs=2, random_state=0, hidden_dim=8,
-                        callbacks=[("threads", RecordThreads())]),
+        make(ANODEClassifier, max_epochs=2, callbacks=[("threads", RecordThreads())]),
         {"lr": [1e-3, 1e-2], "augment_dim": [1, 2]}, cv=2, n_jobs=n_jobs,
-        scoring={"accuracy": "accuracy", "threads": threads_scorer}, refit="accuracy",
-        **extra)
+        scoring={"accuracy": "accuracy", "threads": threads_scorer}, refit="accuracy")
 
 
-def test_explicit_budget_is_used_and_restored(monkeypatch, spheres):
-    X, y = spheres
-    before = torch.get_num_threads()
-    monkeypatch.setenv("SKANODE_NUM_THREADS", "1")
-    assert thread_budget() == 1
-    est = ANODEClassifier(max_epochs=1, callbacks=[("t", RecordThreads())]).fit(X, y)
-    assert est.history[-1, "threads"] == 1
-    assert torch.get_num_threads() == before
-    with torch_threads(1):
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-
-
-def test_omp_variable_caps_threads(monkeypatch):
-    monkeypatch.delenv("SKANODE_NUM_THREADS", raising=False)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    with torch_threads(2):
-        assert thread_budget() == 1
-
-
-def test_small_mlp_models_train_on_one_thread(monkeypatch, spheres):
-    monkeypatch.delenv("SKANODE_NUM_THREADS", raising=False)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert thread_budget(small=True) == 1
-    X, y = spheres
-    with torch_threads(2):
-        est = ANODEClassifier(max_epochs=1, callbacks=[("t", RecordThreads())]).fit(X, y)
-        assert est.history[-1, "threads"] == 1
-        assert torch.get_num_threads() == 2
-
-
-def test_process_workers_get_their_share_of_cores(monkeypatch, spheres):
+def test_process_workers_get_their_share_of_cores():
     from skanode.datasets import load_digits_images
 
     X, y = load_digits_images()
@@ -92,16 +60,19 @@ def test_dask_search_matches_the_serial_search(spheres):
 
 def test_failing_candidate_in_a_parallel_search(spheres):
     X, y = spheres
-    search = GridSearchCV(ANODEClassifier(max_epochs=1, random_state=0, hidden_dim=4),
+    search = GridSearchCV(make(ANODEClassifier, max_epochs=1, hidden_dim=4),
                           {"max_num_steps": [1, 100]}, cv=2, n_jobs=2)
-    with pytest.warns(UserWarning):
+    with pytest.warns(FitFailedWarning) as records:
         search.fit(X, y)
+    assert any("SolverError" in str(r.message) for r in records)
     scores = search.cv_results_["mean_test_score"]
     assert np.isnan(scores[0]) and np.isfinite(scores[1])
 
 
 def test_search_command_on_a_local_dask_cluster(tmp_path):
     pytest.importorskip("distributed")
+    import pandas as pd
+
     from skanode.cli import main
 
     assert main(["search", "--quick", "--models", "anode", "--dask-local", "2", "--quiet",
@@ -109,7 +80,5 @@ def test_search_command_on_a_local_dask_cluster(tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     assert "Dask (2 workers)" in summary
     assert (tmp_path / "search_anode_d2.png").exists()
-    import pandas as pd
-
     results = pd.read_csv(tmp_path / "cv_results_anode_d2.csv")
     assert {"mean_test_score", "mean_test_nfe", "mean_fit_time"} <= set(results.columns)

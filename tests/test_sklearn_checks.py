@@ -12,7 +12,7 @@ from skanode import (
 )
 
 # Small and seeded so each check runs in well under a second.
-_COMMON = {"max_epochs": 20, "lr": 1e-2, "hidden_dim": 16, "random_state": 0}
+_COMMON = {"max_epochs": 30, "lr": 1e-2, "hidden_dim": 16, "random_state": 0}
 ESTIMATORS = [
     NODEClassifier(**_COMMON),
     ANODEClassifier(augment_dim=2, **_COMMON),
@@ -24,9 +24,11 @@ ESTIMATORS = [
 
 
 def expected_failed_checks(estimator):
+    """The checks that cannot pass, each with the reason it is forced."""
     failures = {
-        "check_no_attributes_set_in_init": (
-            "skorch's NeuralNet.__init__ itself sets history_, initialized_ and virtual_params_"
+        "check_sample_weight_equivalence_on_dense_data": (
+            "the network computes in float32: weighted rows and repeated rows give the same "
+            "loss up to summation order, ~1e-7 relative, and the check compares at rtol=1e-7"
         ),
     }
     if not isinstance(estimator, (ResNetClassifier, ResNetRegressor)):
@@ -35,7 +37,8 @@ def expected_failed_checks(estimator):
             "batch's other rows within rtol/atol (see docs: batch-size dependence)"
         )
         failures["check_methods_subset_invariance"] = reason
-        failures["check_methods_sample_order_invariance"] = reason
+        if not isinstance(estimator, ANODERegressor):  # its error norm happens to agree
+            failures["check_methods_sample_order_invariance"] = reason
     return failures
 
 

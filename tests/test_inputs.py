@@ -1,12 +1,14 @@
-"""Bad input gets scikit-learn's own error (or warning), before any solve."""
+"""Bad input gets scikit-learn's own error (or warning), before any solve; targets and weights."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.exceptions import DataConversionWarning
+from torch.utils.data import TensorDataset
 
-from skanode import NODEClassifier, NODERegressor
+from skanode import ANODEClassifier, NODEClassifier, NODERegressor
 
 FAST = {"max_epochs": 1, "hidden_dim": 4, "random_state": 0}
 
@@ -91,3 +93,53 @@ def test_regressor_targets(spheres):
         NODERegressor(**FAST).fit(X, np.full(len(X), np.nan))
     # a column vector is a 1-output regression
     assert NODERegressor(**FAST).fit(X, y[:, None].astype(float)).predict(X).shape == (len(X), 1)
+
+
+def test_a_failed_refit_keeps_the_fitted_model(spheres):
+    X, y = spheres
+    est = NODEClassifier(**FAST).fit(X, y)
+    proba = est.predict_proba(X)
+    with pytest.raises(ValueError, match="only one class"):
+        est.fit(np.hstack([X, X]), np.zeros(len(X)))  # 4 features, then a bad y
+    assert est.n_features_in_ == 2 and list(est.classes_) == [-1, 1]
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
+
+
+@pytest.mark.parametrize("weight, match", [
+    (lambda n: -np.ones(n), "Negative values"),
+    (lambda n: np.ones(n - 1), r"sample_weight.shape == \(119,\), expected \(120,\)"),
+    (lambda n: np.zeros(n), "sums to zero"),
+    (lambda n: np.full(n, np.nan), "NaN"),
+    (lambda n: np.ones((n, 2)), "1D array or scalar"),
+])
+def test_bad_sample_weights(weight, match, spheres):
+    X, y = spheres
+    with pytest.raises(ValueError, match=match):
+        NODEClassifier(**FAST).fit(X, y, sample_weight=weight(len(X)))
+
+
+def test_class_weight_checks(spheres):
+    X, y = spheres
+    with pytest.raises(ValueError, match=r"labels that are not classes: \[7\]"):
+        NODEClassifier(class_weight={7: 2.0}, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="'balanced' is not supported for partial_fit"):
+        NODEClassifier(class_weight="balanced", **FAST).partial_fit(X, y)
+    with pytest.raises(ValueError, match="every class in y; missing"):
+        NODEClassifier(class_weight="balanced", classes=[-1, 1, 3], **FAST).fit(X, y)
+
+
+def test_classes_parameter_checks(spheres):
+    X, y = spheres
+    with pytest.raises(ValueError, match=r"labels not in classes_ \[-1, 2\]: \[1\]"):
+        NODEClassifier(classes=[-1, 2], **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="differs from the estimator's classes parameter"):
+        NODEClassifier(classes=[-1, 1], **FAST).partial_fit(X, y, classes=[1, -1, 3])
+    with pytest.raises(ValueError, match="classes is for classifiers"):
+        NODERegressor(**FAST).partial_fit(X, y.astype(float), classes=[0, 1])
+
+
+def test_a_dataset_without_targets_is_a_clear_error(spheres):
+    X, _ = spheres
+    data = TensorDataset(torch.as_tensor(X, dtype=torch.float32))
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        ANODEClassifier(**FAST).fit(data)

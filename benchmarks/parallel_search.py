@@ -1,0 +1,78 @@
+"""Where does a parallel search spend its time: serial vs joblib processes vs Dask.
+
+Runs the same GridSearchCV (24 fits: 8 candidates x 3 folds, 10 epochs each,
+1,500 points of the paper's 2-D spheres) serially, with joblib's process
+backend (``n_jobs=2``) and on a 2-worker Dask ``LocalCluster``, in one run.
+joblib's workers are timed once they are up and have imported skanode (a
+warm-up search runs first); Dask's are timed fresh (the first search imports
+torch and skanode in each worker) and warm (a second search), which shows
+where Dask's extra time goes.  Each fit also records its own wall time, so the overhead
+per task (backend time minus the sum of fit times divided by the workers) is
+printed too.
+
+Run:  python benchmarks/parallel_search.py [--epochs 10] [--workers 2]
+"""
+
+import argparse
+import contextlib
+import os
+import time
+
+import joblib
+from sklearn.model_selection import GridSearchCV
+
+from skanode import ANODEClassifier
+from skanode.datasets import make_concentric_spheres
+
+GRID = {"lr": [1e-3, 1e-2], "hidden_dim": [16, 32], "augment_dim": [1, 5]}
+
+
+def search(n_jobs, epochs, X, y):
+    est = ANODEClassifier(max_epochs=epochs, random_state=0)
+    return GridSearchCV(est, GRID, cv=3, n_jobs=n_jobs).fit(X, y)
+
+
+def timed(label, run, workers):
+    start = time.perf_counter()
+    result = run()
+    wall = time.perf_counter() - start
+    fits = result.cv_results_["mean_fit_time"].sum() * 3  # 3 folds per candidate
+    per_task = (wall - fits / workers) / (len(result.cv_results_["params"]) * 3 / workers)
+    print(f"{label:<28} {wall:7.1f} s   sum of fit times {fits:6.1f} s   "
+          f"overhead per task {per_task:+.3f} s")
+    return wall
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    print(f"load average at start: {[round(v, 2) for v in os.getloadavg()]}")
+    X, y = make_concentric_spheres(500, 1000, random_state=0)
+    small_X, small_y = X[:60], y[:60]
+
+    serial = timed("serial", lambda: search(1, args.epochs, X, y), 1)
+
+    search(args.workers, 1, small_X, small_y)  # start loky's workers and import skanode
+    loky = timed(f"loky n_jobs={args.workers}", lambda: search(args.workers, args.epochs, X, y),
+                 args.workers)
+
+    walls = {"serial": serial, "loky": loky}
+    with contextlib.suppress(ImportError):
+        import distributed
+
+        with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                      processes=True, dashboard_address=None) as cluster, \
+                distributed.Client(cluster), joblib.parallel_backend("dask"):
+            # the first search on fresh workers also imports torch and skanode there
+            walls["dask, fresh workers"] = timed(
+                "dask, fresh workers", lambda: search(-1, args.epochs, X, y), args.workers)
+            walls["dask, warm workers"] = timed(
+                "dask, warm workers", lambda: search(-1, args.epochs, X, y), args.workers)
+    print("speed-up over serial: " + ", ".join(
+        f"{name} {serial / wall:.2f}x" for name, wall in walls.items() if name != "serial"))
+
+
+if __name__ == "__main__":
+    main()

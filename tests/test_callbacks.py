@@ -1,0 +1,164 @@
+"""NFE records, and training that fails or is interrupted never leaves a half-updated model."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import make
+from sklearn.exceptions import FitFailedWarning
+from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
+
+from skanode import ANODEClassifier, DivergenceError, NODEClassifier, SolverError
+
+
+# -- NFE -----------------------------------------------------------------------------------------
+def test_nfe_history_per_batch_and_epoch(spheres):
+    X, y = spheres
+    est = make(NODEClassifier, max_epochs=2, batch_size=50).fit(X, y)
+    for epoch in est.history:
+        per_batch = [b["forward_nfe"] for b in epoch["batches"]]
+        assert len(per_batch) == 3 and min(per_batch) >= 8  # >= one dopri5 step + start
+        assert epoch["forward_nfe"] == pytest.approx(np.mean(per_batch))
+        assert epoch["backward_nfe"] == 0  # direct backpropagation
+
+
+def test_adjoint_has_backward_nfe(spheres):
+    X, y = spheres
+    est = make(NODEClassifier, max_epochs=1, adjoint=True).fit(X, y)
+    assert est.history[-1, "backward_nfe"] > 0
+
+
+def test_verbose_epoch_table_shows_nfe(spheres, capsys):
+    X, y = spheres
+    make(ANODEClassifier, max_epochs=1, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "forward_nfe" in out and "backward_nfe" in out
+
+
+def test_nfe_callback_can_be_turned_off(spheres):
+    X, y = spheres
+    est = make(ANODEClassifier, max_epochs=1, callbacks__nfe=None).fit(X, y)
+    assert "forward_nfe" not in est.history[-1]
+
+
+# -- failures ------------------------------------------------------------------------------------
+class PoisonAt(Callback):
+    """Make the weights NaN (so the loss is NaN) from epoch ``epoch`` on."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch:
+            with torch.no_grad():
+                net.module_.head.weight.fill_(float("nan"))
+
+
+class StepLimitAt(Callback):
+    """Give the solver a step limit of 1 from epoch ``epoch`` on: a SolverError."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            net.module_.odeblock.max_num_steps = 1
+
+
+class Snapshot(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        self.state = {k: v.clone() for k, v in net.module_.state_dict().items()}
+
+
+def _assert_weights(est, state):
+    for name, value in est.module_.state_dict().items():
+        torch.testing.assert_close(value, state[name])
+
+
+@pytest.mark.parametrize("policy", ["raise", "stop"])
+def test_non_finite_loss_restores_last_good_epoch(policy, spheres):
+    X, y = spheres
+    snap = Snapshot()
+    est = NODEClassifier(max_epochs=5, random_state=0, on_failure=policy,
+                         callbacks=[("snap", snap), ("poison", PoisonAt(3))])
+    if policy == "raise":
+        with pytest.raises(DivergenceError, match="loss became nan at epoch 3"):
+            est.fit(X, y)
+    else:
+        with pytest.warns(UserWarning, match=r"Training stopped at epoch 3.*epoch \(2\)"):
+            est.fit(X, y)
+    _assert_weights(est, snap.state)  # the weights of epoch 2
+    assert est.history[-1, "failure"].startswith("DivergenceError: the training loss")
+    assert np.isfinite(est.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize("policy", ["raise", "stop"])
+def test_solver_error_restores_last_good_epoch(policy, spheres):
+    X, y = spheres
+    snap = Snapshot()
+    est = NODEClassifier(max_epochs=4, random_state=0, on_failure=policy,
+                         callbacks=[("snap", snap), ("limit", StepLimitAt(2))])
+    if policy == "raise":
+        with pytest.raises(SolverError, match="exceeded the step limit"):
+            est.fit(X, y)
+    else:
+        with pytest.warns(UserWarning, match=r"Training stopped at epoch 2: .*step limit"):
+            est.fit(X, y)
+    _assert_weights(est, snap.state)  # the weights of epoch 1
+    assert len(est.history) == 2
+    assert est.history[-1, "failure"].startswith("SolverError: ODE solver 'dopri5'")
+
+
+def test_failure_in_the_first_epoch_restores_the_initial_weights(spheres):
+    X, y = spheres
+
+    class Initial(Callback):
+        def on_train_begin(self, net, **kwargs):
+            self.state = {k: v.clone() for k, v in net.module_.state_dict().items()}
+
+    initial = Initial()
+    est = NODEClassifier(max_epochs=2, random_state=0, on_failure="stop",
+                         callbacks=[("initial", initial), ("poison", PoisonAt(1))])
+    with pytest.warns(UserWarning, match="Training stopped at epoch 1"):
+        est.fit(X, y)
+    _assert_weights(est, initial.state)
+
+
+class InterruptAt(Callback):
+    def __init__(self, epoch, batch=1):
+        self.epoch, self.batch, self.seen = epoch, batch, 0
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch:
+            self.seen += 1
+            if self.seen == self.batch:
+                raise KeyboardInterrupt
+
+
+def test_ctrl_c_keeps_last_finished_epoch(spheres):
+    X, y = spheres
+    snap = Snapshot()
+    est = ANODEClassifier(max_epochs=6, random_state=0, batch_size=16,
+                          callbacks=[("snap", snap), ("stop", InterruptAt(3, batch=2))])
+    with pytest.warns(UserWarning, match=r"interrupted.*last finished epoch \(2\)"):
+        est.fit(X, y)
+    _assert_weights(est, snap.state)
+    assert est.history[-1, "interrupted"] is True
+    assert len(est.history) == 3
+    assert np.isfinite(est.predict_proba(X)).all()
+    est.set_params(callbacks=[]).partial_fit(X, y)  # training can go on from there
+    assert len(est.history) == 3 + 6
+
+
+def test_grid_search_scores_a_failing_candidate_nan_and_goes_on(spheres):
+    X, y = spheres
+    search = GridSearchCV(make(ANODEClassifier, max_epochs=2, hidden_dim=4),
+                          {"max_num_steps": [1, 100]}, cv=2, error_score=np.nan)
+    with pytest.warns(FitFailedWarning, match="SolverError"):
+        search.fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isnan(scores[0]) and np.isfinite(scores[1])
+    assert search.best_params_ == {"max_num_steps": 100}
+    with pytest.raises(SolverError, match="max_num_steps=1"):
+        GridSearchCV(ANODEClassifier(max_epochs=1, max_num_steps=1), {"lr": [1e-3]}, cv=2,
+                     error_score="raise").fit(X, y)

@@ -1,0 +1,71 @@
+"""NFE in cv_results_: found inside pipelines and meta-estimators, finite for the ResNet."""
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import make
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.ensemble import BaggingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skanode import ANODEClassifier, ANODERegressor, ResNetClassifier
+from skanode.scoring import find_nets, nfe_scorer
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_grid_search_over_a_pipeline_reports_nfe_without_warnings(n_jobs, spheres):
+    X, y = spheres
+    pipe = make_pipeline(StandardScaler(), make(ANODEClassifier, max_epochs=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Scoring failed", no "non-finite scores"
+        search = GridSearchCV(pipe, {"anodeclassifier__augment_dim": [1, 2]}, cv=3,
+                              scoring={"accuracy": "accuracy", "nfe": nfe_scorer()},
+                              refit="accuracy", n_jobs=n_jobs).fit(X, y)
+    nfe = search.cv_results_["mean_test_nfe"]
+    assert nfe.shape == (2,) and np.all(nfe >= 8)  # at least one dopri5 step per batch
+    fitted = search.best_estimator_[-1]
+    assert nfe_scorer()(search.best_estimator_) == pytest.approx(
+        np.mean(fitted.history[:, "forward_nfe"]))
+
+
+def test_resnet_nfe_is_its_number_of_block_evaluations(spheres):
+    X, y = spheres
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        search = GridSearchCV(make(ResNetClassifier, max_epochs=2), {"num_layers": [2, 5]},
+                              cv=2, scoring={"accuracy": "accuracy", "nfe": nfe_scorer()},
+                              refit="accuracy").fit(X, y)
+    np.testing.assert_array_equal(search.cv_results_["mean_test_nfe"], [2.0, 5.0])
+
+
+def test_nets_are_found_in_nested_and_meta_estimators(spheres):
+    X, y = spheres
+    inner = make_pipeline(StandardScaler(), make(ANODEClassifier, max_epochs=1))
+    nested = make_pipeline(make_pipeline(StandardScaler()), inner).fit(X, y)
+    assert len(find_nets(nested)) == 1
+    bagging = BaggingClassifier(make(ANODEClassifier, max_epochs=1), n_estimators=3,
+                                random_state=0).fit(X, y)
+    nets = find_nets(bagging)
+    assert len(nets) == 3
+    assert nfe_scorer()(bagging) == pytest.approx(
+        np.mean([np.mean(n.history[:, "forward_nfe"]) for n in nets]))
+    calibrated = CalibratedClassifierCV(make(ANODEClassifier, max_epochs=1), cv=2).fit(X, y)
+    assert len(find_nets(calibrated)) == 2
+    target = TransformedTargetRegressor(make(ANODERegressor, max_epochs=1),
+                                        transformer=StandardScaler()).fit(X, y.astype(float))
+    assert nfe_scorer(epochs="last")(target) == target.regressor_.history[-1, "forward_nfe"]
+
+
+def test_scorer_errors(spheres):
+    X, y = spheres
+    with pytest.raises(ValueError, match="holds no fitted skanode estimator"):
+        nfe_scorer()(LogisticRegression().fit(X, y))
+    with pytest.raises(ValueError, match="key must be one of"):
+        nfe_scorer("nfe")
+    with pytest.raises(ValueError, match="epochs must be"):
+        nfe_scorer(epochs="first")
