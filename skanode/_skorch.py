@@ -1,6 +1,6 @@
 """Every use of skorch's private names, in one place.
 
-Targets skorch 1.0 to 1.4 (``setup.cfg`` pins ``skorch>=1.0,<1.5``; the suite
+Targets skorch 1.2 to 1.4 (``setup.cfg`` pins ``skorch>=1.2,<1.5``; the suite
 runs on the lowest and the newest, see ``.ci/lowest``).  The estimators use
 skorch's public API (``fit_loop``, ``notify``, ``get_iterator``,
 ``get_split_datasets``, ``get_dataset``, ``get_loss``, ``initialize_module``,
@@ -39,7 +39,7 @@ from skorch import NeuralNet
 
 __all__ = ["SKORCH_VERSIONS", "SkorchHooks", "make_init", "skorch_base"]
 
-SKORCH_VERSIONS = ">=1.0,<1.5"
+SKORCH_VERSIONS = ">=1.2,<1.5"
 _DATA_PREFIXES = ("iterator_train", "iterator_valid", "dataset")
 _INIT_STATE = ("history_", "initialized_", "virtual_params_")
 
@@ -155,6 +155,10 @@ class SkorchHooks:
                 f"{k!r}" + (f" (did you mean {h!r}?)" if (h := _hint(k, known)) else "")
                 for k in unknown)
             raise ValueError(f"{type(self).__name__} got unexpected parameter(s) {said}.")
+
+    def set_training(self, training: bool = True) -> None:
+        """Put the module and criterion in training (or evaluation) mode."""
+        self._set_training(training)
 
     def _set_training(self, training: bool = True) -> None:
         if self.module_.training == training and self.criterion_.training == training:

@@ -394,7 +394,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         """Run the module on a prediction batch; short batches are padded (see ``_padded``)."""
         Xi, _ = batch
         with torch.set_grad_enabled(training):
-            self._set_training(training)
+            self.set_training(training)
             return _padded(lambda x: self.infer(x), Xi.to(self.device))
 
     def _forward_numpy(self, X: Any) -> np.ndarray:
@@ -452,7 +452,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
 
     def _map_batches(self, X, fn, axis: int = 0) -> np.ndarray:
         X = self._prediction_input(X)
-        self._set_training(False)
+        self.set_training(False)
         outputs = []
         with torch.no_grad():
             for xb, _ in BatchLoader(self.get_dataset(X), batch_size=self._predict_batch_size()):
