@@ -20,6 +20,7 @@ from skorch.callbacks import Callback
 
 from .exceptions import DivergenceError
 from .odeblock import collect_stats
+from .persistence import map_tensors
 
 __all__ = ["DivergenceCheck", "LastGoodState", "NFECallback"]
 
@@ -78,13 +79,7 @@ class DivergenceCheck(Callback):
 
 def _copy(state: Any) -> Any:
     """Copy the tensors of a (nested) state dict; cheaper than ``copy.deepcopy``."""
-    if isinstance(state, torch.Tensor):
-        return state.detach().clone()
-    if isinstance(state, dict):
-        return {key: _copy(value) for key, value in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(_copy(value) for value in state)
-    return state
+    return map_tensors(lambda t: t.detach().clone(), state)
 
 
 class LastGoodState(Callback):

@@ -40,8 +40,8 @@ from . import hyperparams as hp
 from .batching import ArrayDataset, BatchLoader, HoldOut, split_target
 from .callbacks import DivergenceCheck, LastGoodState, NFECallback
 from .exceptions import DivergenceError, SolverError
-from .modules import ODENet, ResNet, reset_parameters
-from .runtime import check_device, make_generator, torch_threads
+from .modules import ODENet, ResNet, build
+from .runtime import check_device, global_seed_from, make_generator, torch_threads
 
 __all__ = [
     "ANODEClassifier",
@@ -126,16 +126,10 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if getattr(self, "generator_", None) is None:
             self.generator_ = make_generator(self.random_state)
         if self.module is self._module_class:
-            kwargs = {**self._module_options(), **given, **inferred}
-            # Built without drawing a number (meta tensors), then drawn from our generator:
-            # torch's global generator is left alone.
-            with torch.device("meta"):
-                module = self.module(**kwargs)
-            self.module_ = reset_parameters(module.to_empty(device="cpu"), self.generator_)
+            self.module_ = build(self.module, self.generator_,
+                                 **{**self._module_options(), **given, **inferred})
         else:  # a custom module initialises itself from torch's global generator
-            seed = int(torch.randint(2**62, (1,), generator=self.generator_))
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+            with global_seed_from(self.generator_):
                 self.module_ = self.initialized_instance(self.module, {**given, **inferred})
         return self
 
@@ -503,7 +497,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             "params": self.get_params(deep=False),
             "fitted": fitted,
             "module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
-            "optimizer": _to_cpu(self.optimizer_.state_dict()),
+            "optimizer": persistence.map_tensors(lambda t: t.detach().cpu(),
+                                                 self.optimizer_.state_dict()),
             "generator": self.generator_.get_state(),
             "history": persistence.to_plain(list(self.history)),
         }
@@ -557,16 +552,6 @@ def _padded(fn, x: torch.Tensor, axis: int = 0) -> torch.Tensor:
         return fn(x)
     filler = x[-1:].expand(_MIN_PREDICT_ROWS - n, *x.shape[1:])
     return fn(torch.cat([x, filler])).narrow(axis, 0, n)
-
-
-def _to_cpu(state: Any) -> Any:
-    if isinstance(state, torch.Tensor):
-        return state.detach().cpu()
-    if isinstance(state, dict):
-        return {key: _to_cpu(value) for key, value in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(_to_cpu(value) for value in state)
-    return state
 
 
 # -- the tasks ------------------------------------------------------------------------------

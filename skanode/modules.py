@@ -20,7 +20,8 @@ from .augment import Augment
 from .dynamics import ConvField, MLPField
 from .odeblock import ODEBlock, SolveStats
 
-__all__ = ["ARCHITECTURES", "ODENet", "ResNet", "make_field", "make_head", "reset_parameters"]
+__all__ = ["ARCHITECTURES", "ODENet", "ResNet", "build", "make_field", "make_head",
+           "reset_parameters"]
 
 ARCHITECTURES = ("mlp", "conv")
 
@@ -98,6 +99,33 @@ def reset_parameters(module: nn.Module, generator: torch.Generator | None = None
                 if layer.bias is not None:
                     layer.bias.uniform_(-bound, bound, generator=generator)
     return module
+
+
+def build(module_class: type[nn.Module], generator: torch.Generator, **kwargs: Any) -> nn.Module:
+    """Build one of skanode's modules with its weights drawn from ``generator``.
+
+    The module is built on the ``meta`` device, where building draws no random
+    numbers, then materialised on the CPU and initialised by
+    :func:`reset_parameters`: torch's global generator is never used.
+
+    Parameters
+    ----------
+    module_class : type
+        :class:`ODENet`, :class:`ResNet`, or another module whose parameters all
+        belong to linear and convolutional layers and that has no buffers.
+    generator : torch.Generator
+        Source of the initial weights.
+    **kwargs
+        Arguments of ``module_class``.
+
+    Returns
+    -------
+    torch.nn.Module
+        The module, on the CPU.
+    """
+    with torch.device("meta"):
+        module = module_class(**kwargs)
+    return reset_parameters(module.to_empty(device="cpu"), generator)
 
 
 class _Leading(nn.Module):

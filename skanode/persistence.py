@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-__all__ = ["FittedState", "load", "register", "save"]
+__all__ = ["FittedState", "load", "map_tensors", "register", "save", "to_plain"]
 
 _FORMAT = "skanode/2"  # version 1 (skanode 0.1) kept no optimizer or generator state
 _REGISTRY: dict[str, type] = {}
@@ -56,6 +56,17 @@ def _plain(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _plain(v) for k, v in value.items())
     return False
+
+
+def map_tensors(fn: Any, state: Any) -> Any:
+    """Apply ``fn`` to every tensor inside a nested state (dicts, lists, tuples)."""
+    if isinstance(state, torch.Tensor):
+        return fn(state)
+    if isinstance(state, dict):
+        return {key: map_tensors(fn, value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(map_tensors(fn, value) for value in state)
+    return state
 
 
 def to_plain(value: Any) -> Any:

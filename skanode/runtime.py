@@ -44,7 +44,8 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-__all__ = ["check_device", "make_generator", "thread_budget", "torch_threads"]
+__all__ = ["check_device", "global_seed_from", "make_generator", "thread_budget",
+           "torch_threads"]
 
 
 # -- random numbers ------------------------------------------------------------------------
@@ -67,6 +68,20 @@ def make_generator(random_state: int | np.random.RandomState | None) -> torch.Ge
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+@contextlib.contextmanager
+def global_seed_from(generator: torch.Generator) -> Iterator[None]:
+    """Seed torch's global CPU generator from ``generator`` for the block, then restore it.
+
+    For code that draws from the global generator and cannot be given another
+    (a user's own module initialising itself): it becomes reproducible, and the
+    caller's global random state is the same after the block as before.
+    """
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 # -- threads -------------------------------------------------------------------------------

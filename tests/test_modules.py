@@ -28,3 +28,20 @@ def test_resnet_shapes_and_residual_structure():
 def test_resnet_rejects_bad_depth():
     with pytest.raises(ValueError, match="num_layers"):
         ResNet(2, 1, num_layers=0)
+
+
+def test_build_draws_weights_from_the_generator_only():
+    from skanode.modules import build
+
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    nets = [build(ODENet, torch.Generator().manual_seed(s), input_dim=2, output_dim=3)
+            for s in (4, 4, 5)]
+    assert torch.rand(1) == expected
+    for a, b, c in zip(*(n.parameters() for n in nets)):
+        torch.testing.assert_close(a, b)
+        assert not torch.equal(a, c)
+        bound = 1 / a.shape[-1] ** 0.5 if a.ndim == 2 else None
+        if bound is not None:  # torch's default range, U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+            assert a.abs().max() <= bound

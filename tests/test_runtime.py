@@ -170,3 +170,26 @@ def test_cuda_device_check_names_the_problem():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="device='cuda:1' was requested"):
             check_device("cuda:1")
+
+
+class CustomModule(torch.nn.Module):
+    def __init__(self, input_dim, output_dim, width=6):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(input_dim, width), torch.nn.Tanh(),
+                                       torch.nn.Linear(width, output_dim))
+        torch.nn.init.xavier_uniform_(self.net[0].weight)  # its own initialisation
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_a_custom_module_is_seeded_and_leaves_the_global_generator_alone(spheres):
+    X, y = spheres
+    torch.manual_seed(5)
+    expected = torch.rand(1)
+    torch.manual_seed(5)
+    fits = [make(ANODEClassifier, module=CustomModule, module__width=4, random_state=s)
+            .fit(X, y).predict_proba(X) for s in (1, 1, 2)]
+    assert torch.rand(1) == expected
+    np.testing.assert_array_equal(fits[0], fits[1])
+    assert not np.allclose(fits[0], fits[2])
