@@ -1,5 +1,6 @@
 """skanode: Neural ODEs, Augmented Neural ODEs and ResNets as scikit-learn estimators."""
 
+from . import datasets, hyperparams, scoring
 from .batching import HoldOut
 from .callbacks import NFECallback
 from .estimators import (
@@ -27,5 +28,8 @@ __all__ = [
     "ResNetRegressor",
     "SolverError",
     "__version__",
+    "datasets",
+    "hyperparams",
     "load",
+    "scoring",
 ]

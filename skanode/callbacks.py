@@ -34,6 +34,10 @@ class NFECallback(Callback):
     epoch's batches are written to the epoch history:
 
     - ``forward_nfe``, ``backward_nfe``: training batches;
+    - ``forward_nfe_per_sample``: with ``step_control="sample"``, the mean over
+      a batch's samples of the evaluations each needed (``forward_nfe`` then
+      counts the lockstep evaluations of the whole batch, the cost of the solve;
+      this one is what a sample would cost alone, comparable to the paper's NFE);
     - ``valid_forward_nfe``: validation batches, when a validation split is used.
 
     ``net.history[:, "forward_nfe"]`` is the NFE curve of the paper.  The backward
@@ -51,12 +55,15 @@ class NFECallback(Callback):
         if training:
             net.history.record_batch("forward_nfe", stats.forward_nfe)
             net.history.record_batch("backward_nfe", stats.backward_nfe)
+            if stats.forward_nfe_per_sample is not None:
+                net.history.record_batch("forward_nfe_per_sample", stats.forward_nfe_per_sample)
         else:
             net.history.record_batch("valid_forward_nfe", stats.forward_nfe)
 
     def on_epoch_end(self, net, **kwargs):  # noqa: D102
         batches = net.history[-1, "batches"]
-        for key in ("forward_nfe", "backward_nfe", "valid_forward_nfe"):
+        for key in ("forward_nfe", "backward_nfe", "forward_nfe_per_sample",
+                    "valid_forward_nfe"):
             values = [b[key] for b in batches if key in b]
             if values:
                 net.history.record(key, sum(values) / len(values))

@@ -1,8 +1,9 @@
 """Vector fields ``f(t, h)`` that define the ODE ``dh/dt = f(h, t)``.
 
-Every field here has the call signature ``field(t, h) -> dh/dt`` with ``t`` a
-scalar tensor and ``h`` a batch of states, which is what both the ODE block and
-torchdiffeq expect.
+Every field here has the call signature ``field(t, h) -> dh/dt`` with ``h`` a
+batch of states and ``t`` a Python float, a scalar tensor (what torchdiffeq
+passes) or a ``(batch,)`` tensor with one time per sample (what the per-sample
+solvers of :mod:`skanode.rk` pass).
 """
 
 from __future__ import annotations
@@ -51,10 +52,20 @@ def make_activation(name: str) -> nn.Module:
 
 
 def _with_time(bias: torch.Tensor, time_weight: torch.Tensor, t: torch.Tensor | float):
-    """``bias + t * time_weight``: a constant time input folded into a bias."""
-    if isinstance(t, torch.Tensor):
-        return bias + t * time_weight
-    return torch.add(bias, time_weight, alpha=t)
+    """``bias + t * time_weight``: a constant time input folded into a bias.
+
+    For per-sample times ``t`` of shape ``(batch,)`` the result has one row per
+    sample, ``(batch, len(bias))``.
+    """
+    if not isinstance(t, torch.Tensor):
+        return torch.add(bias, time_weight, alpha=t)
+    if t.dim() == 1:
+        return torch.addr(bias, t, time_weight)
+    return bias + t * time_weight
+
+
+def _per_sample(t: torch.Tensor | float) -> bool:
+    return isinstance(t, torch.Tensor) and t.dim() == 1
 
 
 class MLPField(nn.Module):
@@ -112,7 +123,10 @@ class MLPField(nn.Module):
             w1_t, w1 = w1[:, 0], w1[:, 1:]
 
         def f(t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
-            out = act(F.linear(h, w1, _with_time(b1, w1_t, t) if timed else b1))
+            if timed and _per_sample(t):  # one time per sample: a bias per row
+                out = act(torch.addmm(_with_time(b1, w1_t, t), h, w1.t()))
+            else:
+                out = act(F.linear(h, w1, _with_time(b1, w1_t, t) if timed else b1))
             out = act(F.linear(out, w2, b2))
             return F.linear(out, w3, b3)
 
@@ -186,6 +200,11 @@ class ConvField(nn.Module):
             if size not in borders:
                 ones = h.new_ones(1, 1, *size)
                 borders[size] = F.conv2d(ones, w2_t, padding=1)
+            if _per_sample(t):  # one time per sample: biases per image, (batch, c, 1, 1)
+                t4 = t.view(-1, 1, 1, 1)
+                out = act(F.conv2d(h, w1) + _with_time(b1, w1_t, t)[:, :, None, None])
+                out = act(F.conv2d(out, w2, b2, padding=1) + t4 * borders[size])
+                return F.conv2d(out, w3) + _with_time(b3, w3_t, t)[:, :, None, None]
             out = act(F.conv2d(h, w1, _with_time(b1, w1_t, t)))
             out = act(torch.add(F.conv2d(out, w2, b2, padding=1), borders[size],
                                 alpha=t) if not isinstance(t, torch.Tensor)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score
 from sklearn.pipeline import Pipeline
@@ -242,7 +243,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         check_device(self.device)
         if classes is not None and self._y_numeric:
             raise ValueError("classes is for classifiers; regressors take none.")
-        self._refuse_holdout_in_pipeline()
+        self._check_validation_context(X_val)
         with inputs.keep_fitted_state_on_error(self):
             dataset = self._training_data(X, y, reset=reset, partial=partial,
                                           sample_weight=sample_weight, classes=classes,
@@ -281,27 +282,50 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(target)}.")
         return ArrayDataset(X_val, torch.as_tensor(target))
 
-    def _refuse_holdout_in_pipeline(self) -> None:
-        """Refuse a HoldOut inside a Pipeline: it would validate on untransformed data."""
-        if not isinstance(self.train_split, HoldOut):
+    def _check_validation_context(self, X_val: Any) -> None:
+        """Refuse validation data that would skip what a meta-estimator does to ``X`` or ``y``.
+
+        A ``HoldOut``, or ``X_val`` without the pipeline's ``transform_input``, fitted
+        as a later step of a ``Pipeline`` validates on untransformed inputs; inside a
+        ``TransformedTargetRegressor`` the validation targets are not transformed.
+        The estimator is looked for as a direct step or regressor of the enclosing
+        meta-estimators (deeper nesting, e.g. a bagging ensemble inside a pipeline,
+        is not seen).
+        """
+        source = ("X_val" if X_val is not None else
+                  "train_split=HoldOut(...)" if isinstance(self.train_split, HoldOut) else None)
+        if source is None:
             return
         frame = inspect.currentframe()
         while frame is not None:
             owner = frame.f_locals.get("self")
             if isinstance(owner, Pipeline):
-                names = [name for name, step in owner.steps if step is self]
-                before = [name for name, step in owner.steps
-                          if step is not self and step not in (None, "passthrough")]
-                if names and before and owner.steps[0][1] is not self:
-                    raise ValueError(
-                        f"train_split=HoldOut(...) inside a Pipeline would validate on data that "
-                        f"skipped the earlier steps {before}, so valid_loss would be wrong. Pass "
-                        "the validation data to fit instead: build the pipeline with "
-                        "Pipeline(..., transform_input=['X_val']) under "
-                        "sklearn.set_config(enable_metadata_routing=True), call "
-                        f"{type(self).__name__}.set_fit_request(X_val=True, y_val=True), then "
-                        "pipe.fit(X, y, X_val=X_test, y_val=y_test).")
+                self._check_pipeline(owner, source)
+            elif isinstance(owner, TransformedTargetRegressor) and \
+                    getattr(owner, "regressor_", None) is self:
+                raise ValueError(
+                    f"{source} inside a TransformedTargetRegressor: its targets would not go "
+                    "through the regressor's target transformer, so valid_loss would compare "
+                    "transformed predictions with untransformed targets. Validate outside the "
+                    "wrapper, or transform y_val yourself and fit the regressor alone.")
             frame = frame.f_back
+
+    def _check_pipeline(self, pipe: Pipeline, source: str) -> None:
+        position = [i for i, (_, step) in enumerate(pipe.steps) if step is self]
+        if not position:
+            return
+        before = [name for name, step in pipe.steps[:position[0]]
+                  if step not in (None, "passthrough")]
+        routed = "X_val" in (getattr(pipe, "transform_input", None) or ())
+        if not before or (source == "X_val" and routed):
+            return
+        raise ValueError(
+            f"{source} inside a Pipeline would validate on data that skipped the earlier "
+            f"steps {before}, so valid_loss would be wrong. Pass the validation data through "
+            "the pipeline: build it with Pipeline(..., transform_input=['X_val']) under "
+            "sklearn.set_config(enable_metadata_routing=True), call "
+            f"{type(self).__name__}.set_fit_request(X_val=True, y_val=True), then "
+            "pipe.fit(X, y, X_val=X_test, y_val=y_test).")
 
     def _train(self, dataset: ArrayDataset) -> None:
         """Skorch's training, except that failures and Ctrl-C restore the last finished epoch."""
@@ -602,6 +626,22 @@ class _ClassifierTask:
             Probabilities in the order of ``classes_``; rows sum to 1.
         """
         return self._forward_numpy(X)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Return the logarithm of the class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """Return the most probable class label for each row of ``X``.

@@ -19,11 +19,12 @@ from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
 from . import hyperparams as hp
-from .dopri5 import IntegrationError, dopri5
 from .exceptions import SolverError
+from .rk import TABLEAUS, IntegrationError, solve, solve_per_sample, solve_per_sample_adjoint
 
 __all__ = [
     "ADAPTIVE_SOLVERS",
+    "PER_SAMPLE_SOLVERS",
     "SOLVERS",
     "UNSUPPORTED_SOLVERS",
     "ODEBlock",
@@ -66,8 +67,13 @@ SOLVERS = tuple(sorted(set(_METHODS) - set(UNSUPPORTED_SOLVERS))) or (
 # Adaptive methods are those with a step limit of their own; every one gets skanode's.
 ADAPTIVE_SOLVERS = tuple(name for name in SOLVERS if name not in _METHODS
                          or "max_num_steps" in _keywords(_METHODS[name]))
+# Fixed-grid methods take the same steps for every sample; skanode's own tableaus give the
+# adaptive ones per-sample steps.  (The implicit Adams methods iterate to a tolerance over the
+# whole batch, and dopri8 has no tableau here: they stay per batch.)
+PER_SAMPLE_SOLVERS = tuple(name for name in SOLVERS if name in TABLEAUS or (
+    name not in ADAPTIVE_SOLVERS and name not in ("implicit_adams", "fixed_adams")))
 # Function evaluations per attempted step bound the NFE of a solve by its step limit.
-_EVALS_PER_STEP = {"dopri5": 6, "bosh3": 3, "fehlberg2": 3, "adaptive_heun": 2, "dopri8": 13,
+_EVALS_PER_STEP = {**{name: tab.stages for name, tab in TABLEAUS.items()}, "dopri8": 13,
                    "tsit5": 6}
 _MAX_EVALS_PER_STEP = max(_EVALS_PER_STEP.values())  # for adaptive methods not listed
 # torchdiffeq checks each step's state with an assert; under ``python -O`` that check is
@@ -87,14 +93,19 @@ class SolveStats:
     Attributes
     ----------
     forward_nfe : int
-        Evaluations of the vector field during the last forward solve.
+        Evaluations of the vector field during the last forward solve (with
+        per-sample steps: lockstep evaluations of the whole batch).
     backward_nfe : int
         Evaluations since then, i.e. during the backward pass.  Zero with direct
         backpropagation through the solver, non-zero with the adjoint method.
+    forward_nfe_per_sample : float or None
+        With per-sample steps, the mean over samples of the evaluations each
+        sample needed (what it would cost solved alone); None otherwise.
     """
 
     forward_nfe: int = 0
     backward_nfe: int = 0
+    forward_nfe_per_sample: float | None = None
 
 
 class _Tally:
@@ -163,7 +174,8 @@ class _CountingField(nn.Module):
     def message(self, what: str) -> str:
         tally = self.tally
         t = tally.last_t
-        t = t.detach() if isinstance(t, torch.Tensor) else t  # t may carry a gradient
+        if isinstance(t, torch.Tensor):  # may carry a gradient, or hold one time per sample
+            t = t.detach().min() if t.numel() > 1 else t.detach()
         where = f" at t={float(t):.6g}" if t is not None and " at t=" not in what else ""
         return _message(self.settings, what + where, tally.calls - tally.start)
 
@@ -172,22 +184,28 @@ class ODEBlock(nn.Module):
     """Integrate ``dh/dt = f(t, h)`` from ``h(0) = x`` over ``[0, T]``.
 
     The solver options (``solver``, ``rtol``, ``atol``, ``adjoint``,
-    ``max_num_steps``, ``solver_options``, ``integration_time``) and their
-    defaults are those of :data:`skanode.hyperparams.SOLVER`, the same the
-    estimators take.
+    ``max_num_steps``, ``solver_options``, ``integration_time``,
+    ``step_control``) and their defaults are those of
+    :data:`skanode.hyperparams.SOLVER`, the same the estimators take.
+
+    ``step_control="sample"`` gives every sample of the batch its own step size
+    (:func:`skanode.rk.solve_per_sample`), so a sample's result does not depend
+    on the other samples of its batch; ``"batch"`` uses one step size per batch,
+    as torchdiffeq does.
 
     Parameters
     ----------
     dynamics : torch.nn.Module
         Vector field called as ``dynamics(t, h)``.  If it has a method
         ``evaluator()`` returning such a function bound to its current
-        parameters, skanode's dopri5 calls that instead (once per solve), which
+        parameters, skanode's solvers call that instead (once per solve), which
         skips module hooks of ``dynamics`` in that path.
     backend : {"skanode", "torchdiffeq"}, default="skanode"
-        ``"skanode"`` solves ``dopri5`` without adjoint or options with
-        :func:`skanode.dopri5.dopri5`, a lean re-implementation of torchdiffeq's
-        (same steps and NFE, less overhead); everything else, and
-        :meth:`trajectory`, always uses torchdiffeq.
+        ``"skanode"`` solves ``dopri5``, ``bosh3``, ``fehlberg2`` and
+        ``adaptive_heun`` without options with :mod:`skanode.rk` (per batch: the
+        same steps and NFE as torchdiffeq, with less overhead; per sample: its
+        own lockstep solver, also with the adjoint); everything else uses
+        torchdiffeq.
     **options
         The solver options above.
     """
@@ -198,6 +216,14 @@ class ODEBlock(nn.Module):
         if backend not in ("skanode", "torchdiffeq"):
             raise ValueError(f"backend must be 'skanode' or 'torchdiffeq', got {backend!r}.")
         _check_options(options["solver"], options["solver_options"])
+        if options["step_control"] == "sample" and options["solver"] not in PER_SAMPLE_SOLVERS:
+            raise ValueError(
+                f"step_control='sample' is not available for solver={options['solver']!r}; "
+                f"use one of {list(PER_SAMPLE_SOLVERS)}, or step_control='batch'.")
+        if options["step_control"] == "sample" and backend == "torchdiffeq" and \
+                options["solver"] in ADAPTIVE_SOLVERS:
+            raise ValueError("step_control='sample' needs backend='skanode' for adaptive "
+                             "solvers: torchdiffeq controls one step size per batch.")
         self.field = _CountingField(dynamics)
         self.integration_time = float(options["integration_time"])
         self.solver = options["solver"]
@@ -206,6 +232,7 @@ class ODEBlock(nn.Module):
         self.adjoint = bool(options["adjoint"])
         self.max_num_steps = int(options["max_num_steps"])
         self.solver_options = dict(options["solver_options"] or {})
+        self.step_control = options["step_control"]
         self.backend = backend
         self.field.settings = (
             f"ODE solver {self.solver!r} (rtol={self.rtol:g}, atol={self.atol:g}, "
@@ -213,6 +240,7 @@ class ODEBlock(nn.Module):
         )
         self._forward_nfe = 0
         self._forward_end = 0
+        self._per_sample_nfe = None
 
     @property
     def dynamics(self) -> nn.Module:
@@ -222,15 +250,35 @@ class ODEBlock(nn.Module):
     @property
     def stats(self) -> SolveStats:
         """NFE of the last forward solve and of the backward pass since."""
-        return SolveStats(self._forward_nfe, self.field.calls - self._forward_end)
+        return SolveStats(self._forward_nfe, self.field.calls - self._forward_end,
+                          self._per_sample_nfe)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the state ``h(T)``, same shape as ``x``."""
-        if self._lean:
-            return self._counted(lambda: dopri5(self.field.lean(), x, self.integration_time,
-                                                rtol=self.rtol, atol=self.atol))
+        if self._own_solver and self.step_control == "sample":
+            return self._per_sample(x, [self.integration_time])[0]
+        self._per_sample_nfe = None
+        if self._own_solver and not self.adjoint:
+            return self._counted(lambda: solve(self.field.lean(), x, self.integration_time,
+                                               method=self.solver, rtol=self.rtol,
+                                               atol=self.atol))
         times = torch.tensor([0.0, self.integration_time], dtype=x.dtype, device=x.device)
         return self._counted(lambda: self._odeint(x, times))[-1]
+
+    def _per_sample(self, x: torch.Tensor, times: Sequence[float]) -> torch.Tensor:
+        """Solve with per-sample steps; return the states at ``times``."""
+        f = self.field.lean()
+        if self.adjoint and len(times) == 1 and torch.is_grad_enabled():
+            params = tuple(p for p in self.field.parameters() if p.requires_grad)
+            solve_ = lambda: solve_per_sample_adjoint(  # noqa: E731
+                f, x, times[0], params, method=self.solver, rtol=self.rtol, atol=self.atol)
+            state, evals = self._counted(solve_)
+            states = state.unsqueeze(0)
+        else:
+            states, evals = self._counted(lambda: solve_per_sample(
+                f, x, times, method=self.solver, rtol=self.rtol, atol=self.atol))
+        self._per_sample_nfe = float(evals.double().mean())
+        return states
 
     def trajectory(self, x: torch.Tensor, times: Sequence[float] | torch.Tensor) -> torch.Tensor:
         """Return the states at ``times``, shape ``(len(times), *x.shape)``.
@@ -247,13 +295,17 @@ class ODEBlock(nn.Module):
             times = torch.cat([times.new_zeros(1), times])
         if len(times) == 1:
             return x.unsqueeze(0)
-        out = self._counted(lambda: self._odeint(x, times))
+        if self._own_solver and self.step_control == "sample":
+            later = self._per_sample(x, [float(t) for t in times[1:]])
+            out = torch.cat([x.unsqueeze(0), later])
+        else:
+            out = self._counted(lambda: self._odeint(x, times))
         return out[1:] if prepend else out
 
     @property
-    def _lean(self) -> bool:
-        # skanode's own dopri5 serves the common case; torchdiffeq everything else.
-        return (self.backend == "skanode" and self.solver == "dopri5" and not self.adjoint
+    def _own_solver(self) -> bool:
+        # skanode's Runge-Kutta solvers serve their methods; torchdiffeq everything else.
+        return (self.backend == "skanode" and self.solver in TABLEAUS
                 and not self.solver_options)
 
     def _odeint(self, x: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
@@ -298,7 +350,8 @@ class ODEBlock(nn.Module):
         """Summarise the options in ``repr``."""
         return (
             f"solver={self.solver!r}, rtol={self.rtol:g}, atol={self.atol:g}, "
-            f"T={self.integration_time:g}, adjoint={self.adjoint}"
+            f"T={self.integration_time:g}, adjoint={self.adjoint}, "
+            f"step_control={self.step_control!r}"
         )
 
 
@@ -315,7 +368,9 @@ def collect_stats(module: nn.Module) -> SolveStats:
     """
     parts = [stats for sub in module.modules()
              if isinstance(stats := getattr(sub, "stats", None), SolveStats)]
-    return SolveStats(sum(s.forward_nfe for s in parts), sum(s.backward_nfe for s in parts))
+    per_sample = [s.forward_nfe_per_sample for s in parts if s.forward_nfe_per_sample is not None]
+    return SolveStats(sum(s.forward_nfe for s in parts), sum(s.backward_nfe for s in parts),
+                      sum(per_sample) if per_sample else None)
 
 
 def _raised_in_torchdiffeq(err: BaseException) -> bool:

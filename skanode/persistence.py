@@ -19,6 +19,7 @@ execute code.  (``pickle`` works too, for trusted files.)
 from __future__ import annotations
 
 import os
+import pickle
 import warnings
 from typing import Any, Protocol
 
@@ -139,7 +140,13 @@ def load(path: str | os.PathLike) -> Any:
     estimator
         The fitted estimator, ready to predict and to train on with ``partial_fit``.
     """
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise  # weights_only refused an object: a file that would run code
+    except (RuntimeError, KeyError, EOFError, ValueError) as err:
+        raise ValueError(f"{path} is not a skanode model file ({type(err).__name__}: "
+                         f"{err}).") from err
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         raise ValueError(f"{path} is not a skanode model file (format {_FORMAT}).")
     cls = _REGISTRY.get(data["class"])

@@ -37,6 +37,7 @@ def test_classifier_api(cls, blobs):
     proba = est.predict_proba(X)
     assert proba.shape == (len(X), 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.exp(est.predict_log_proba(X)), proba, rtol=1e-6)
     assert est.score(X, y) > 0.9
     assert est.n_features_in_ == 2 and list(est.classes_) == [0, 1, 2]
     expected = 2 + (est.augment_dim if cls is ANODEClassifier else 0)
@@ -260,6 +261,27 @@ def test_holdout_inside_a_pipeline_is_refused(iris):
         make_pipeline(StandardScaler(), est).fit(X, names)
     est.fit(X, names)  # alone it is fine
     assert "valid_acc" in est.history[-1]
+    first = make_pipeline(make(ANODEClassifier, train_split=HoldOut(X[:20], names[:20])),
+                          LogisticRegression())
+    first.fit(X, names)  # as the first step it sees the same data as the pipeline
+
+
+def test_x_val_through_a_pipeline_without_transform_input_is_refused(iris):
+    X, names = iris
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = make(ANODEClassifier).set_fit_request(X_val=True, y_val=True)
+        pipe = Pipeline([("scale", StandardScaler()), ("anode", est)])
+        with pytest.raises(ValueError, match=r"X_val inside a Pipeline .* \['scale'\]"):
+            pipe.fit(X, names, X_val=X[:20], y_val=names[:20])
+
+
+def test_validation_targets_inside_transformed_target_regressor_are_refused(spheres):
+    X, y = spheres
+    wrapped = TransformedTargetRegressor(
+        make(ANODERegressor, train_split=HoldOut(X[:20], y[:20].astype(float))),
+        transformer=StandardScaler())
+    with pytest.raises(ValueError, match="TransformedTargetRegressor: its targets"):
+        wrapped.fit(X, y.astype(float))
 
 
 def test_validation_data_through_a_pipeline_with_transform_input(iris):

@@ -73,6 +73,9 @@ def test_load_rejects_other_files(tmp_path):
     torch.save({"w": torch.zeros(2)}, path)
     with pytest.raises(ValueError, match="not a skanode model file"):
         skanode.load(path)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match=r"notes\.txt is not a skanode model file"):
+        skanode.load(tmp_path / "notes.txt")
 
 
 def test_cuda_model_loads_on_cpu_with_a_warning(spheres, tmp_path):
