@@ -302,13 +302,18 @@ Extra options of the torchdiffeq method, e.g. ``{"step_size": 0.05}`` for
 ``"rk4"``.  Unknown option names are an error.""", "Mapping[str, Any] | None"),
     _p("integration_time", 1.0, [POSITIVE_FLOAT], "float", """
 End time ``T`` of the solve.""", float),
-    _p("step_control", "batch", [Options(("batch", "sample"))], '{"batch", "sample"}', """
-How an adaptive solver picks its step sizes: ``"batch"``, one step size for the
-whole batch (torchdiffeq's way and the paper's), so a sample's result depends
-slightly on the other samples of its batch; ``"sample"``, every sample its own
-steps, error norm and accept / reject, evaluated in lockstep, so results do not
-depend on the batch.  ``"sample"`` supports ``"dopri5"``, ``"bosh3"``,
-``"fehlberg2"``, ``"adaptive_heun"`` and the fixed-step methods.""", str),
+    _p("step_control", "auto", [Options(("auto", "batch", "sample"))],
+       '{"auto", "batch", "sample"}', """
+How an adaptive solver picks its step sizes.  ``"batch"``: one step size for
+the whole batch (torchdiffeq's way and the paper's), so a sample's result
+depends slightly on the other samples of its batch.  ``"sample"``: every
+sample its own steps, error norm and accept / reject, evaluated in lockstep,
+so results do not depend on the batch (training costs 1.5-2x more).
+``"auto"``: per batch while training (module in train mode), per sample when
+predicting, transforming or validating (eval mode), where the solver supports
+it: batch-independent predictions at the training cost of ``"batch"``.
+Per-sample steps are available for ``"dopri5"``, ``"bosh3"``, ``"fehlberg2"``,
+``"adaptive_heun"`` and the fixed-step methods.""", str),
 )
 
 HEAD = (

@@ -17,7 +17,7 @@ from torch import nn
 
 from . import hyperparams as hp
 from .augment import Augment
-from .dynamics import ConvField, MLPField
+from .dynamics import ConvField, MLPField, row_invariant_linear
 from .odeblock import ODEBlock, SolveStats
 
 __all__ = ["ARCHITECTURES", "ODENet", "ResNet", "build", "make_field", "make_head",
@@ -156,6 +156,13 @@ def make_head(state_dim: int, output_dim: int, linear: bool = True) -> nn.Module
     return _Leading(output_dim)
 
 
+def _apply_head(head: nn.Module, h: torch.Tensor, training: bool) -> torch.Tensor:
+    # In eval mode each row's output does not depend on its batch (see MLPField.evaluator).
+    if not training and isinstance(head, nn.Linear):
+        return row_invariant_linear(h, head)
+    return head(h)
+
+
 class ODENet(nn.Module):
     """Augmentation -> ODE block -> linear head.
 
@@ -200,7 +207,7 @@ class ODENet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the head's output, ``(batch, output_dim)``."""
-        return self.head(self.features(x).flatten(1))
+        return _apply_head(self.head, self.features(x).flatten(1), self.training)
 
 
 class ResNet(nn.Module):
@@ -240,21 +247,28 @@ class ResNet(nn.Module):
         """Residual-block evaluations of the last forward pass (the ResNet's NFE)."""
         return SolveStats(self._evaluations, 0)
 
+    def _steps(self) -> list:
+        # In eval mode every row is computed independently of its batch, as an ODE
+        # block's per-sample solves are (see MLPField.evaluator).
+        if self.training:
+            return list(self.blocks)
+        return [block.evaluator(row_invariant=True) for block in self.blocks]
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Return the state after the last residual block, ``(batch, d)``."""
-        for block in self.blocks:
-            x = x + block(0.0, x)
+        for step in self._steps():
+            x = x + step(0.0, x)
         self._evaluations = len(self.blocks)
         return x
 
     def trajectory(self, x: torch.Tensor, times: Sequence[float] | None = None) -> torch.Tensor:
         """Return the input and the state after every block, ``(num_layers + 1, batch, d)``."""
         states = [x]
-        for block in self.blocks:
-            states.append(states[-1] + block(0.0, states[-1]))
+        for step in self._steps():
+            states.append(states[-1] + step(0.0, states[-1]))
         self._evaluations = len(self.blocks)
         return torch.stack(states)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the head's output, ``(batch, output_dim)``."""
-        return self.head(self.features(x).flatten(1))
+        return _apply_head(self.head, self.features(x).flatten(1), self.training)

@@ -166,10 +166,12 @@ class _CountingField(nn.Module):
 
         return f
 
-    def lean(self) -> Callable:
+    def lean(self, row_invariant: bool = False) -> Callable:
         """Return the counted field for one solve, bound to its parameters when it can be."""
         evaluator = getattr(self.field, "evaluator", None)
-        return self.counted(evaluator() if evaluator is not None else self.field)
+        if evaluator is None:
+            return self.counted(self.field)
+        return self.counted(evaluator(row_invariant) if row_invariant else evaluator())
 
     def message(self, what: str) -> str:
         tally = self.tally
@@ -191,7 +193,8 @@ class ODEBlock(nn.Module):
     ``step_control="sample"`` gives every sample of the batch its own step size
     (:func:`skanode.rk.solve_per_sample`), so a sample's result does not depend
     on the other samples of its batch; ``"batch"`` uses one step size per batch,
-    as torchdiffeq does.
+    as torchdiffeq does; ``"auto"`` (the default) solves per batch in train mode
+    and per sample in eval mode (``block.eval()``), where the solver supports it.
 
     Parameters
     ----------
@@ -216,14 +219,8 @@ class ODEBlock(nn.Module):
         if backend not in ("skanode", "torchdiffeq"):
             raise ValueError(f"backend must be 'skanode' or 'torchdiffeq', got {backend!r}.")
         _check_options(options["solver"], options["solver_options"])
-        if options["step_control"] == "sample" and options["solver"] not in PER_SAMPLE_SOLVERS:
-            raise ValueError(
-                f"step_control='sample' is not available for solver={options['solver']!r}; "
-                f"use one of {list(PER_SAMPLE_SOLVERS)}, or step_control='batch'.")
-        if options["step_control"] == "sample" and backend == "torchdiffeq" and \
-                options["solver"] in ADAPTIVE_SOLVERS:
-            raise ValueError("step_control='sample' needs backend='skanode' for adaptive "
-                             "solvers: torchdiffeq controls one step size per batch.")
+        if options["step_control"] == "sample":
+            _check_per_sample(options["solver"], options["solver_options"], backend)
         self.field = _CountingField(dynamics)
         self.integration_time = float(options["integration_time"])
         self.solver = options["solver"]
@@ -253,9 +250,25 @@ class ODEBlock(nn.Module):
         return SolveStats(self._forward_nfe, self.field.calls - self._forward_end,
                           self._per_sample_nfe)
 
+    @property
+    def per_sample(self) -> bool:
+        """Whether the next solve controls its steps per sample (see ``step_control``)."""
+        if self.step_control == "batch" or not self._own_solver:
+            return False
+        return self.step_control == "sample" or not self.training
+
+    @property
+    def batch_independent(self) -> bool:
+        """Whether eval-mode solves (predictions) give each sample a result of its own."""
+        if self.step_control == "batch":
+            return False
+        if self.solver in ADAPTIVE_SOLVERS:
+            return self._own_solver
+        return self.solver in PER_SAMPLE_SOLVERS  # a fixed grid is the same for every sample
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the state ``h(T)``, same shape as ``x``."""
-        if self._own_solver and self.step_control == "sample":
+        if self._own_solver and self.per_sample:
             return self._per_sample(x, [self.integration_time])[0]
         self._per_sample_nfe = None
         if self._own_solver and not self.adjoint:
@@ -267,7 +280,9 @@ class ODEBlock(nn.Module):
 
     def _per_sample(self, x: torch.Tensor, times: Sequence[float]) -> torch.Tensor:
         """Solve with per-sample steps; return the states at ``times``."""
-        f = self.field.lean()
+        # Predictions (eval mode) compute every row independently of the others to the last
+        # bit; training needs no more than per-sample steps, and skips the padding it costs.
+        f = self.field.lean(row_invariant=not self.training)
         if self.adjoint and len(times) == 1 and torch.is_grad_enabled():
             params = tuple(p for p in self.field.parameters() if p.requires_grad)
             solve_ = lambda: solve_per_sample_adjoint(  # noqa: E731
@@ -295,7 +310,7 @@ class ODEBlock(nn.Module):
             times = torch.cat([times.new_zeros(1), times])
         if len(times) == 1:
             return x.unsqueeze(0)
-        if self._own_solver and self.step_control == "sample":
+        if self._own_solver and self.per_sample:
             later = self._per_sample(x, [float(t) for t in times[1:]])
             out = torch.cat([x.unsqueeze(0), later])
         else:
@@ -379,6 +394,17 @@ def _raised_in_torchdiffeq(err: BaseException) -> bool:
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     return tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("torchdiffeq")
+
+
+def _check_per_sample(solver: str, options: Mapping[str, Any] | None, backend: str) -> None:
+    if solver not in PER_SAMPLE_SOLVERS:
+        raise ValueError(
+            f"step_control='sample' is not available for solver={solver!r}; use one of "
+            f"{list(PER_SAMPLE_SOLVERS)}, or step_control='batch' or 'auto'.")
+    if solver in ADAPTIVE_SOLVERS and (backend == "torchdiffeq" or options):
+        raise ValueError(
+            "step_control='sample' uses skanode's own solvers, which take no solver_options "
+            "and need backend='skanode': torchdiffeq controls one step size per batch.")
 
 
 def _check_options(solver: str, options: Mapping[str, Any] | None) -> None:

@@ -300,8 +300,8 @@ def solve_per_sample(
     Parameters
     ----------
     f : callable
-        ``f(t, y)``; ``t`` is ``0.0`` for the first evaluation and otherwise a
-        ``(batch,)`` tensor of the samples' times, in ``y``'s dtype.
+        ``f(t, y)`` with ``t`` a ``(batch,)`` tensor of the samples' times, in
+        ``y``'s dtype.
     y0 : torch.Tensor
         Initial states, ``(batch, ...)``; each sample's error norm is over its
         own elements.
@@ -332,7 +332,7 @@ def solve_per_sample(
     last_is_solution = tab.solution_is_last_stage
     n, grid = len(y0), torch.tensor([float(t) for t in times], dtype=torch.float64,
                                     device=y0.device)
-    k1 = f(0.0, y0)
+    k1 = f(y0.new_zeros(n), y0)  # per-sample times from the first evaluation on
     h = _initial_steps(f, y0, k1, rtol, atol, tab.order)
     state = _Lockstep(t=torch.zeros(n, dtype=torch.float64, device=y0.device), h=h,
                       target=grid[0].expand(n).clone(),
@@ -430,7 +430,7 @@ def _adjoint_solve(f, yT, aT, t1, tab, rtol, atol, params):
     dim = yT.shape[1]
 
     def evaluate(s, z):
-        t = t1 - s
+        t = t1 - s  # per-sample times, as in the forward solve
         with torch.enable_grad():
             y = z[:, :dim].detach().requires_grad_(True)
             a = z[:, dim:].detach()
@@ -442,7 +442,7 @@ def _adjoint_solve(f, yT, aT, t1, tab, rtol, atol, params):
     grads = [torch.zeros_like(p) for p in params]
     z = torch.cat([yT, aT], dim=1)
     n = len(z)
-    start = evaluate(0.0, z)
+    start = evaluate(z.new_zeros(n), z)
     h = _initial_steps(lambda s, zz: evaluate(s, zz)[0], z, start[0], rtol, atol, tab.order)
     t = torch.zeros(n, dtype=torch.float64, device=z.device)
     target = torch.full_like(t, float(t1))

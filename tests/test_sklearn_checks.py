@@ -25,21 +25,12 @@ ESTIMATORS = [
 
 def expected_failed_checks(estimator):
     """The checks that cannot pass, each with the reason it is forced."""
-    failures = {
+    return {
         "check_sample_weight_equivalence_on_dense_data": (
             "the network computes in float32: weighted rows and repeated rows give the same "
             "loss up to summation order, ~1e-7 relative, and the check compares at rtol=1e-7"
         ),
     }
-    if not isinstance(estimator, (ResNetClassifier, ResNetRegressor)):
-        reason = (
-            "an adaptive solver picks one step size per batch, so outputs depend on the "
-            "batch's other rows within rtol/atol (see docs: batch-size dependence)"
-        )
-        failures["check_methods_subset_invariance"] = reason
-        if not isinstance(estimator, ANODERegressor):  # its error norm happens to agree
-            failures["check_methods_sample_order_invariance"] = reason
-    return failures
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
