@@ -1,28 +1,42 @@
-"""skorch callbacks: solver statistics and training safety.
+"""skorch callbacks: solver statistics, training safety, convergence and logging.
 
 - :class:`NFECallback` writes the number of function evaluations into
   ``net.history``;
 - :class:`DivergenceCheck` stops training at the first non-finite loss;
 - :class:`LastGoodState` keeps the weights and optimizer state of the last
   finished epoch, which the estimators restore when training fails or is
-  interrupted.
+  interrupted;
+- :class:`Convergence` stops training when the loss stops improving, keeps the
+  best weights with early stopping, and warns when training ends before the
+  loss has settled;
+- :class:`PrintLog` is skorch's epoch table, coloured only on a terminal;
+- :class:`ProgressBar` shows a progress bar over a fit's training batches.
 
-The estimators register all three by default (names ``"nfe"``,
-``"divergence"``, ``"last_good"``).
+The estimators register them by default (names ``"nfe"``, ``"divergence"``,
+``"last_good"``, ``"convergence"``, ``"print_log"``, ``"progress_bar"``, which
+draws only with ``progress=True``).
 """
 
 from __future__ import annotations
 
+import math
+import os
+import re
+import sys
+import warnings
 from typing import Any
 
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
+from skorch.callbacks import PrintLog as _SkorchPrintLog
 
 from .exceptions import DivergenceError
 from .odeblock import collect_stats
 from .persistence import map_tensors
 
-__all__ = ["DivergenceCheck", "LastGoodState", "NFECallback"]
+__all__ = ["Convergence", "DivergenceCheck", "LastGoodState", "NFECallback", "PrintLog",
+           "ProgressBar"]
 
 
 class NFECallback(Callback):
@@ -119,3 +133,123 @@ class LastGoodState(Callback):
         net.module_.load_state_dict(self.module_state_)
         net.optimizer_.load_state_dict(self.optimizer_state_)
         return self.epoch_
+
+
+class Convergence(Callback):
+    """Stop when the monitored loss stops improving; keep the best weights; warn if unsettled.
+
+    The settings are read from the estimator at the start of each ``fit``, so
+    ``set_params`` takes effect at once:
+
+    - monitored: ``valid_loss`` with ``early_stopping=True``, else ``train_loss``;
+    - training stops when the monitored loss has not fallen below its best value
+      by more than ``tol`` for ``n_iter_no_change`` epochs (``None``: never);
+    - with ``early_stopping=True`` the weights of the epoch with the lowest
+      validation loss are restored at the end;
+    - a ``fit`` that ends at ``max_epochs`` while the training loss still fell by
+      more than ``tol`` per epoch over its last ``n_iter_no_change`` (or 10)
+      epochs warns with scikit-learn's ``ConvergenceWarning``.
+
+    ``partial_fit`` trains its epochs without stopping or warning.  The callback
+    asks to stop by recording ``stopped_early`` on the epoch's history row; the
+    estimator ends training once every callback has seen that epoch.
+    """
+
+    def on_train_begin(self, net, X=None, y=None, partial=False, **kwargs):  # noqa: D102
+        self.active_ = not partial
+        self.monitor_ = "valid_loss" if net.early_stopping else "train_loss"
+        self.best_ = math.inf
+        self.best_state_ = None
+        self.misses_ = 0
+        self.first_epoch_ = len(net.history)
+
+    def on_epoch_end(self, net, **kwargs):  # noqa: D102
+        if not self.active_:
+            return
+        value = net.history[-1].get(self.monitor_)
+        if value is None:
+            raise ValueError(f"early stopping needs {self.monitor_!r} in the history, "
+                             "but no validation data was used.")
+        self.misses_ = self.misses_ + 1 if value > self.best_ - net.tol else 0
+        if value < self.best_:
+            self.best_ = value
+            if net.early_stopping:
+                self.best_state_ = (map_tensors(lambda t: t.detach().clone(),
+                                                net.module_.state_dict()), len(net.history))
+        if net.n_iter_no_change is not None and self.misses_ >= net.n_iter_no_change:
+            net.history.record("stopped_early", True)
+
+    def on_train_end(self, net, **kwargs):  # noqa: D102
+        if not getattr(self, "active_", False):
+            return
+        if self.best_state_ is not None:
+            state, epoch = self.best_state_
+            net.module_.load_state_dict(state)
+            net.history.record("best_epoch", epoch)
+        last = net.history[-1]
+        if {"stopped_early", "failure", "interrupted"} & set(last):
+            return
+        losses = net.history[self.first_epoch_:, "train_loss"]
+        window = min(net.n_iter_no_change or 10, len(losses) - 1)
+        if window >= 1 and (losses[-window - 1] - losses[-1]) / window > net.tol:
+            rate = (losses[-window - 1] - losses[-1]) / window
+            warnings.warn(  # stacklevel: the caller of fit, through notify and _train
+                f"{type(net).__name__}: training ended at max_epochs={net.max_epochs} while "
+                f"the training loss still fell by {rate:.3g} per epoch over the last {window} "
+                f"epochs (more than tol={net.tol:g}): it has not converged.  Train longer "
+                "(max_epochs), with a larger lr, or use early_stopping=True with a large "
+                "max_epochs.", ConvergenceWarning, stacklevel=7)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class PrintLog(_SkorchPrintLog):
+    """skorch's epoch table; the best values are coloured only on a terminal.
+
+    Written to a file or a pipe (or with ``NO_COLOR`` set), the table is plain
+    text, without ANSI colour codes.
+    """
+
+    def format_row(self, row, key, color):  # noqa: D102
+        text = super().format_row(row, key, color)
+        if isinstance(text, str) and not self._colour():
+            return _ANSI.sub("", text)
+        return text
+
+    def _colour(self) -> bool:
+        if os.environ.get("NO_COLOR") or self.sink is not print:
+            return False
+        return bool(getattr(sys.stdout, "isatty", lambda: False)())
+
+
+class ProgressBar(Callback):
+    """A progress bar over all training batches of a fit, with the epoch and the loss.
+
+    Shown when the estimator's ``progress`` is True; written with tqdm to stderr,
+    and closed when training ends.
+    """
+
+    def on_train_begin(self, net, X=None, **kwargs):  # noqa: D102
+        from tqdm.auto import tqdm
+
+        self.bar_ = None
+        if not net.progress:
+            return
+        batches = len(net.get_iterator(X, training=True)) if X is not None else None
+        total = batches * net.max_epochs if batches else None
+        self.bar_ = tqdm(total=total, desc=type(net).__name__, unit="batch", file=sys.stderr,
+                         dynamic_ncols=True, leave=False)
+
+    def on_batch_end(self, net, training=False, loss=None, **kwargs):  # noqa: D102
+        if training and self.bar_ is not None:
+            self.bar_.update(1)
+            if loss is not None:
+                self.bar_.set_postfix(epoch=len(net.history), loss=f"{float(loss):.4g}",
+                                      refresh=False)
+
+    def on_train_end(self, net, **kwargs):  # noqa: D102
+        bar = getattr(self, "bar_", None)
+        if bar is not None:
+            self.batches_done_ = bar.n
+            bar.close()

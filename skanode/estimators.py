@@ -27,8 +27,9 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
@@ -39,7 +40,14 @@ from torch.utils.data import Subset
 from . import _skorch, inputs, persistence
 from . import hyperparams as hp
 from .batching import ArrayDataset, BatchLoader, HoldOut, split_target
-from .callbacks import DivergenceCheck, LastGoodState, NFECallback
+from .callbacks import (
+    Convergence,
+    DivergenceCheck,
+    LastGoodState,
+    NFECallback,
+    PrintLog,
+    ProgressBar,
+)
 from .exceptions import DivergenceError, SolverError
 from .modules import ODENet, ResNet, build
 from .odeblock import ODEBlock
@@ -53,6 +61,10 @@ __all__ = [
     "ResNetClassifier",
     "ResNetRegressor",
 ]
+
+
+class _StopTraining(Exception):
+    """Ends training after the current epoch, successfully (see ``notify``)."""
 
 
 class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, TransformerMixin):
@@ -101,12 +113,24 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         return self.architecture == "mlp"
 
     def default_callbacks(self, callbacks: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-        """Add NFE records and the training safety callbacks before the printed log."""
+        """Add NFE records, training safety, convergence and progress; log in plain text."""
+        callbacks = [(name, PrintLog() if name == "print_log" else cb) for name, cb in callbacks]
         at = next((i for i, (name, _) in enumerate(callbacks) if name == "print_log"),
                   len(callbacks))
         ours = [("nfe", NFECallback()), ("divergence", DivergenceCheck()),
-                ("last_good", LastGoodState())]
+                ("last_good", LastGoodState()), ("convergence", Convergence()),
+                ("progress_bar", ProgressBar())]
         return callbacks[:at] + ours + callbacks[at:]
+
+    def notify(self, method_name: str, **cb_kwargs: Any) -> None:
+        """Call the callbacks' ``method_name``; end training after an epoch marked stopped_early.
+
+        Stopping once every callback has seen the epoch keeps its history and log
+        complete.
+        """
+        super().notify(method_name, **cb_kwargs)
+        if method_name == "on_epoch_end" and self.history[-1].get("stopped_early"):
+            raise _StopTraining
 
     def initialize_module(self):
         """Build the module from the hyperparameters and the shapes seen in ``fit``.
@@ -253,7 +277,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             if reset:
                 self.generator_ = make_generator(self.random_state)
                 self.initialize()
-            self._train(dataset)
+            self._train(dataset, partial=partial)
         return self
 
     def _training_data(self, X, y, *, reset, partial, sample_weight, classes, X_val,
@@ -266,9 +290,31 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if weight is not None and not weight.sum() > 0:
             raise ValueError("sample_weight * class_weight sums to zero.")
         validation = self._validation_data(X_val, y_val)
-        return ArrayDataset(X, torch.as_tensor(target),
-                            None if weight is None else torch.as_tensor(weight),
-                            validation=validation)
+        target = torch.as_tensor(target)
+        weight = None if weight is None else torch.as_tensor(weight)
+        if self.early_stopping and not partial and validation is None and \
+                self.train_split is None:
+            keep, held = self._early_stopping_split(target)
+            validation = ArrayDataset(X[held], target[held],
+                                      None if weight is None else weight[held])
+            X, target = X[keep], target[keep]
+            weight = None if weight is None else weight[keep]
+        return ArrayDataset(X, target, weight, validation=validation)
+
+    def _early_stopping_split(self, target: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Split the sample indices: kept for training, held out for early stopping."""
+        n = len(target)
+        labels = None if self._y_numeric else target.numpy()
+        if labels is not None and np.bincount(labels).min(initial=n) < 2:
+            labels = None  # a class with one sample cannot be split in two
+        held = max(1, round(self.validation_fraction * n))
+        if n - held < 1:
+            raise ValueError(f"early_stopping needs at least 2 samples, got {n}.")
+        if labels is not None and held < len(np.unique(labels)):
+            labels = None
+        keep, valid = train_test_split(np.arange(n), test_size=held, stratify=labels,
+                                       random_state=check_random_state(self.random_state))
+        return keep, valid
 
     def _validation_data(self, X_val, y_val) -> ArrayDataset | None:
         if (X_val is None) != (y_val is None):
@@ -328,12 +374,14 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             f"{type(self).__name__}.set_fit_request(X_val=True, y_val=True), then "
             "pipe.fit(X, y, X_val=X_test, y_val=y_test).")
 
-    def _train(self, dataset: ArrayDataset) -> None:
+    def _train(self, dataset: ArrayDataset, *, partial: bool) -> None:
         """Skorch's training, except that failures and Ctrl-C restore the last finished epoch."""
         guard = dict(self.callbacks_).get("last_good")
-        self.notify("on_train_begin", X=dataset, y=None)
+        self.notify("on_train_begin", X=dataset, y=None, partial=partial)
         try:
             self.fit_loop(dataset, self._split_labels(dataset))
+        except _StopTraining:
+            pass
         except KeyboardInterrupt:
             epoch = self._restore(guard, "interrupted", True)
             warnings.warn("Training was interrupted (KeyboardInterrupt); the model keeps the "
@@ -348,6 +396,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
                           stacklevel=4)
         finally:
             self.notify("on_train_end", X=dataset, y=None)
+            self.n_iter_ = len(self.history)
 
     def _split_labels(self, dataset: ArrayDataset) -> np.ndarray | None:
         # skorch's ValidSplit stratifies on y for classifiers
@@ -688,10 +737,14 @@ class _ClassifierTask:
 
 
 def _label_accuracy(net: Any, X: Any, y: Any = None) -> float:
-    """Accuracy of ``net`` on a dataset whose targets are encoded class indices."""
+    """Accuracy of ``net`` on a dataset whose targets are encoded class indices.
+
+    Computed on the indices directly (``accuracy_score``'s checks cost more than a
+    small model's validation solve, every epoch).
+    """
     y = _encoded_targets(X) if y is None else y
     y = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y).astype(int)
-    return accuracy_score(net.classes_[y], net.predict(X))
+    return float(np.mean(net.predict_proba(X).argmax(axis=1) == y))
 
 
 def _encoded_targets(dataset: Any) -> torch.Tensor:

@@ -399,8 +399,32 @@ Weights of the classes in the loss, multiplying ``sample_weight``: a dict
 ``n_samples / (n_classes * np.bincount(y))``.""", Any),
 )
 
-# Filled in by the convergence-control work; kept here so every option lives in one place.
-CONVERGENCE: tuple[Hyperparameter, ...] = ()
+CONVERGENCE = (
+    _p("early_stopping", False, [BOOL], "bool", """
+Hold out ``validation_fraction`` of the training data (stratified for
+classifiers) and stop when the validation loss has not improved by ``tol``
+for ``n_iter_no_change`` epochs; the weights of the best epoch are kept.
+Fixed validation data (``X_val`` / ``y_val``, ``HoldOut``, a ``train_split``)
+is used instead of a split when given.  As ``MLPClassifier``'s, except that the
+validation *loss* decides (smoother than the accuracy on small validation
+sets).""", bool),
+    _p("validation_fraction", 0.1, [Interval(numbers.Real, 0, 1, "neither")], "float", """
+Share of the training data held out for ``early_stopping``.""", float),
+    _p("n_iter_no_change", 10, [NONE, POSITIVE_INT], "int or None", """
+Epochs without an improvement of more than ``tol`` after which training
+stops: of the validation loss with ``early_stopping``, else of the training
+loss (as ``MLPClassifier``).  ``None`` always trains ``max_epochs`` epochs (the
+paper's fixed-epoch runs).""", "int | None"),
+    _p("tol", 1e-4, [Interval(numbers.Real, 0, None, "left")], "float", """
+Smallest decrease of the monitored loss that counts as an improvement.  Also
+decides the ``ConvergenceWarning``: ``fit`` warns when it ends at
+``max_epochs`` while the training loss still fell by more than ``tol`` per
+epoch over the last epochs.""", float),
+    _p("progress", False, [BOOL], "bool", """
+Show a progress bar over the training batches of ``fit`` (tqdm, on stderr),
+with the epoch and the loss: for long fits, such as image models on a CPU.""",
+       bool),
+)
 
 
 # -- using the declarations ---------------------------------------------------------------

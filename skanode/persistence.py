@@ -18,6 +18,7 @@ execute code.  (``pickle`` works too, for trusted files.)
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import warnings
@@ -149,6 +150,8 @@ def load(path: str | os.PathLike) -> Any:
                          f"{err}).") from err
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         raise ValueError(f"{path} is not a skanode model file (format {_FORMAT}).")
+    if not _REGISTRY:  # the estimators register themselves when their module is imported
+        importlib.import_module("skanode.estimators")
     cls = _REGISTRY.get(data["class"])
     if cls is None:
         raise ValueError(f"{path} names an unknown estimator class {data['class']!r}.")

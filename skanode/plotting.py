@@ -10,18 +10,23 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 __all__ = [
+    "MODEL_COLORS",
+    "class_legend_handles",
     "plot_curves",
     "plot_features",
     "plot_history",
     "plot_input_map",
+    "plot_loss_vs_nfe",
+    "plot_search_results",
     "plot_trajectories",
     "plot_vector_field",
 ]
 
 _CLASS_COLORS = {-1: "tab:red", 1: "tab:blue"}
+#: One colour per model label, the same in every figure of the ``skanode`` command.
+MODEL_COLORS = {"NODE": "tab:blue", "ANODE": "tab:orange", "ResNet": "tab:green"}
 
 
 def _axes(ax=None, *, three_d: bool = False):
@@ -90,6 +95,9 @@ def plot_curves(records: Sequence[dict], key: str = "train_loss", *, ax=None,
                 log: bool = False):
     """Plot a curve of experiment records, one mean +/- std band per model.
 
+    Models keep their colour of :data:`MODEL_COLORS` in every figure; a label
+    gets ``(n=...)`` when it averages several repeats.
+
     Parameters
     ----------
     records : list of dict
@@ -111,23 +119,43 @@ def plot_curves(records: Sequence[dict], key: str = "train_loss", *, ax=None,
         if key in rec["curves"]:
             groups.setdefault(rec["label"], []).append(rec["curves"][key])
     for label, curves in groups.items():
-        _band(ax, curves, f"{label} (n={len(curves)})" if len(curves) > 1 else label, log=log)
+        _band(ax, curves, f"{label} (n={len(curves)})" if len(curves) > 1 else label,
+              color=MODEL_COLORS.get(label), log=log)
     _finish_curve_axes(ax, key, log)
     return ax
 
 
 def _finish_curve_axes(ax, key: str, log: bool) -> None:
     names = {"train_loss": "training loss (MSE)", "valid_loss": "validation loss",
-             "forward_nfe": "forward NFE per batch", "backward_nfe": "backward NFE per batch"}
+             "forward_nfe": "forward NFE per batch", "backward_nfe": "backward NFE per batch",
+             "valid_acc": "validation accuracy"}
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(names.get(key, key))
     if log:
-        ax.set_yscale("log")
+        _log_axis(ax.yaxis)
+    elif key.endswith("nfe"):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend()
+
+
+def _log_axis(axis) -> None:
+    """Log scale labelled 0.01, 0.1, 1 (or 2.3, 2.4 within a decade), not 2.3 x 10^0."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class PlainLogFormatter(LogFormatterSciNotation):
+        def __call__(self, x, pos=None):
+            return f"{x:.3g}" if super().__call__(x, pos) else ""
+
+    if axis.axis_name == "y":
+        axis.axes.set_yscale("log")
+    else:
+        axis.axes.set_xscale("log")
+    axis.set_major_formatter(PlainLogFormatter())
+    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
 
 
 def plot_trajectories(estimator, X, y=None, *, times: Sequence[float] | None = None,
@@ -135,9 +163,12 @@ def plot_trajectories(estimator, X, y=None, *, times: Sequence[float] | None = N
     """Draw the flow of the points ``X`` from ``t = 0`` to ``T``.
 
     1-D states are drawn as ``h(t)`` against ``t``; 2-D states as paths in the
-    plane; 3-D (e.g. a 2-D input augmented by 1) as paths in space.  For larger
+    plane, or, on a 3-D ``ax``, as paths in ``(t, h1, h2)`` (e.g. a 1-D input
+    augmented by 1: the lift into the augmented dimension becomes visible); 3-D
+    states (e.g. a 2-D input augmented by 1) as paths in space.  For larger
     states the first three coordinates are drawn.  Points are coloured by the
-    sign of ``y``.
+    sign of ``y``; in 2-D and 3-D, a hollow circle marks where a path starts and
+    a dot where it ends.  A few trajectories are drawn thick, many thin.
 
     Parameters
     ----------
@@ -159,34 +190,88 @@ def plot_trajectories(estimator, X, y=None, *, times: Sequence[float] | None = N
     matplotlib axes
     """
     X = np.asarray(X)[:max_points]
-    colors = _colors(y[:max_points]) if y is not None else ["tab:gray"] * len(X)
+    colors = _colors(np.asarray(y)[:max_points]) if y is not None else ["tab:gray"] * len(X)
     traj = estimator.trajectory(X, times)  # (n_times, n_points, state_dim)
     state_dim = traj.shape[2]
+    augmented = state_dim > X.shape[1]
     is_ode = hasattr(estimator, "integration_time")
     if times is None or not is_ode:  # a ResNet's "time" is its layer index
         times = (np.linspace(0, estimator.integration_time, traj.shape[0]) if is_ode
                  else np.arange(traj.shape[0]))
-    ax = _axes(ax, three_d=state_dim >= 3)
+    times = np.asarray(times, dtype=float)
+    few = len(X) <= 10
+    style = {"alpha": 0.9 if few else 0.5, "lw": 2.0 if few else 0.8}
+    ends = {"s": 40 if few else 6, "zorder": 3}
+    time_label = "t" if is_ode else "layer"
+    if ax is None:
+        ax = _axes(ax, three_d=state_dim >= 3)
     if state_dim == 1:
         for i, c in enumerate(colors):
-            ax.plot(times, traj[:, i, 0], color=c, alpha=0.6, lw=1)
-        ax.set_xlabel("t" if is_ode else "layer")
+            ax.plot(times, traj[:, i, 0], color=c, **style)
+        ax.set_xlabel(time_label)
         ax.set_ylabel("h(t)" if is_ode else "h after layer")
+    elif state_dim == 2 and ax.name == "3d":
+        for i, c in enumerate(colors):
+            ax.plot(times, traj[:, i, 0], traj[:, i, 1], color=c, **style)
+        ax.scatter(times[0] * np.ones(len(X)), traj[0, :, 0], traj[0, :, 1], facecolors="none",
+                   edgecolors=colors, **ends)
+        ax.scatter(times[-1] * np.ones(len(X)), traj[-1, :, 0], traj[-1, :, 1], c=colors,
+                   **ends)
+        ax.set_xlabel(time_label)
+        ax.set_ylabel("h1")
+        ax.set_zlabel("h2 (augmented)" if augmented else "h2")
+        ax.view_init(elev=20, azim=-60)
+        _tidy_3d(ax)
     elif state_dim == 2:
         for i, c in enumerate(colors):
-            ax.plot(traj[:, i, 0], traj[:, i, 1], color=c, alpha=0.5, lw=0.8)
-        ax.scatter(traj[-1, :, 0], traj[-1, :, 1], c=colors, s=6, zorder=3)
+            ax.plot(traj[:, i, 0], traj[:, i, 1], color=c, **style)
+        ax.scatter(traj[0, :, 0], traj[0, :, 1], facecolors="none", edgecolors=colors,
+                   linewidths=0.6, **ends)
+        ax.scatter(traj[-1, :, 0], traj[-1, :, 1], c=colors, **ends)
         ax.set_xlabel("h1")
-        ax.set_ylabel("h2")
+        ax.set_ylabel("h2 (augmented)" if augmented else "h2")
         ax.set_aspect("equal", adjustable="datalim")
     else:
         for i, c in enumerate(colors):
-            ax.plot(traj[:, i, 0], traj[:, i, 1], traj[:, i, 2], color=c, alpha=0.5, lw=0.8)
+            ax.plot(traj[:, i, 0], traj[:, i, 1], traj[:, i, 2], color=c, **style)
+        ax.scatter(traj[-1, :, 0], traj[-1, :, 1], traj[-1, :, 2], c=colors, **ends)
         ax.set_xlabel("h1")
         ax.set_ylabel("h2")
         ax.set_zlabel("h3 (augmented)" if state_dim > X.shape[1] else "h3")
+        _tidy_3d(ax)
     ax.set_title(f"{type(estimator).__name__}: trajectories")
     return ax
+
+
+def _tidy_3d(ax) -> None:
+    """Fewer ticks and padded labels, so 3-D axis labels do not sit on the tick labels."""
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_major_locator(MaxNLocator(4))
+        axis.labelpad = 4
+    ax.tick_params(labelsize=8, pad=0)
+    ax.set_box_aspect(None, zoom=0.88)  # room for the z label inside the axes
+
+
+def class_legend_handles(names: dict | None = None) -> list:
+    """Legend handles for the two target colours of the toy experiments.
+
+    Parameters
+    ----------
+    names : dict, default=None
+        ``{-1: label, 1: label}``; ``"y = -1"`` and ``"y = +1"`` if None.
+
+    Returns
+    -------
+    list of matplotlib artists
+        For ``ax.legend(handles=...)`` or ``fig.legend(handles=...)``.
+    """
+    from matplotlib.lines import Line2D
+
+    names = names or {-1: "y = -1", 1: "y = +1"}
+    return [Line2D([], [], color=_CLASS_COLORS[k], marker="o", lw=2, label=v)
+            for k, v in names.items()]
 
 
 def plot_vector_field(estimator, *, t: float = 0.0, bounds: tuple[float, float] = (-2.0, 2.0),
@@ -213,6 +298,8 @@ def plot_vector_field(estimator, *, t: float = 0.0, bounds: tuple[float, float] 
     -------
     matplotlib axes
     """
+    import torch
+
     block = estimator.module_.odeblock
     field = block.dynamics
     dim = field.dim
@@ -281,7 +368,9 @@ def plot_features(features, y=None, *, X=None, ax=None, title: str | None = None
         ax.set_yticks([])
     elif three_d:
         ax.scatter(features[:, 0], features[:, 1], features[:, 2], c=colors, s=6)
+        ax.set_ylabel("phi2")
         ax.set_zlabel("phi3")
+        _tidy_3d(ax)
     else:
         ax.scatter(features[:, 0], features[:, 1], c=colors, s=6)
         ax.set_ylabel("phi2")
@@ -334,3 +423,189 @@ def plot_input_map(estimator=None, *, grid=None, X=None, y=None,
     ax.set_aspect("equal")
     ax.set_title(title or "input space map")
     return ax
+
+
+def plot_loss_vs_nfe(records: Sequence[dict], key: str = "train_loss", *,
+                     nfe_key: str = "forward_nfe", ax=None, log: bool = True):
+    """Draw a per-epoch curve against the NFE, one path per run, epochs connected (Fig. 10).
+
+    Each run of each model is a line through its epochs, from a hollow circle
+    (epoch 1) to a filled square (the last epoch), in the model's colour.
+
+    Parameters
+    ----------
+    records : list of dict
+        Records from :mod:`skanode.experiments` with ``curves[key]`` and
+        ``curves[nfe_key]``.
+    key : str, default="train_loss"
+        The curve on the y axis.
+    nfe_key : str, default="forward_nfe"
+        The NFE curve on the x axis.
+    ax : matplotlib axes, default=None
+        Where to draw.
+    log : bool, default=True
+        Logarithmic y axis.
+
+    Returns
+    -------
+    matplotlib axes
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    ax = _axes(ax)
+    labels = list(dict.fromkeys(rec["label"] for rec in records))
+    cycle = iter(["tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"])
+    colors = {lab: MODEL_COLORS.get(lab) or next(cycle, "tab:gray") for lab in labels}
+    for rec in records:
+        nfe = np.asarray(rec["curves"][nfe_key], dtype=float)
+        values = np.asarray(rec["curves"][key], dtype=float)
+        n = min(len(nfe), len(values))
+        color = colors[rec["label"]]
+        ax.plot(nfe[:n], values[:n], ".-", color=color, alpha=0.6, lw=1.2, ms=4)
+        ax.scatter(nfe[:1], values[:1], facecolors="none", edgecolors=color, s=40, zorder=3)
+        ax.scatter(nfe[n - 1:n], values[n - 1:n], color=color, marker="s", s=36, zorder=3)
+    handles = [Line2D([], [], color=colors[lab], lw=1.5, label=lab) for lab in labels]
+    handles += [Line2D([], [], ls="", marker="o", mfc="none", mec="k", label="epoch 1"),
+                Line2D([], [], ls="", marker="s", color="k", label="last epoch")]
+    ax.legend(handles=handles, fontsize="small")
+    ax.set_xlabel(nfe_key.replace("_", " ").replace("nfe", "NFE") + " per batch")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if log:
+        _log_axis(ax.yaxis)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+_PARAM_NAMES = {"lr": "lr", "batch_size": "batch", "hidden_dim": "hidden", "augment_dim": "aug",
+                "num_layers": "layers"}
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+
+def _param_table(cv_results) -> tuple[list[str], list[dict]]:
+    """Return the searched parameter names (several values) and each candidate's values."""
+    import pandas as pd
+
+    results = pd.DataFrame(cv_results)
+    columns = [c for c in results.columns if c.startswith("param_")]
+    params = [{c[len("param_"):]: row[c] for c in columns} for _, row in results.iterrows()]
+    varied = [c[len("param_"):] for c in columns if results[c].astype(str).nunique() > 1]
+    varied = varied or [c[len("param_"):] for c in columns]
+    order = list(_PARAM_NAMES)  # lr, batch, hidden, then the model's own
+    return sorted(varied, key=lambda k: order.index(k) if k in order else len(order)), params
+
+
+def _fmt_param(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
+
+
+def plot_search_results(cv_results, *, axes=None, title: str | None = None):
+    """Draw a grid search's candidates: error against cost, and every candidate ranked.
+
+    The left panel places each candidate at its cost (the mean training forward
+    NFE when recorded, else the mean fit time) and its cross-validated mean
+    squared error; colour codes the learning rate (or the first searched
+    parameter) and the marker a second searched parameter.  The right panel
+    lists every candidate, best first, with all its searched values and the
+    spread over the folds.  The best candidate is ringed in both.
+
+    Parameters
+    ----------
+    cv_results : dict or DataFrame
+        ``GridSearchCV.cv_results_`` of a search scored by negative MSE
+        (``mean_test_score``, ``std_test_score``, ``param_*``, and
+        ``mean_test_nfe`` or ``mean_fit_time``), or the same as a DataFrame
+        (e.g. read back from ``cv_results_*.csv``).
+    axes : pair of matplotlib axes, default=None
+        Where to draw; a new figure if None.
+    title : str, default=None
+        Title of the left panel.
+
+    Returns
+    -------
+    pair of matplotlib axes
+    """
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+
+    results = pd.DataFrame(cv_results).reset_index(drop=True)
+    varied, params = _param_table(results)
+    mse = -results["mean_test_score"].to_numpy(dtype=float)
+    spread = results["std_test_score"].to_numpy(dtype=float) if "std_test_score" in results \
+        else np.zeros(len(results))
+    use_nfe = "mean_test_nfe" in results and results["mean_test_nfe"].notna().any()
+    cost = results["mean_test_nfe" if use_nfe else "mean_fit_time"].to_numpy(dtype=float)
+    own_figure = axes is None
+    if own_figure:
+        fig = plt.figure(figsize=(12, max(4.0, 1.4 + 0.24 * len(results))))
+        axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+    left, right = axes
+
+    color_key = "lr" if "lr" in varied else varied[0]
+    color_values = sorted({p[color_key] for p in params}, key=_sort_key)
+    palette = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(color_values), 1)))
+    color_of = {v: palette[i] for i, v in enumerate(color_values)}
+    others = [k for k in varied if k != color_key]
+    marker_key = next((k for k in ("augment_dim", "num_layers", "batch_size", "hidden_dim")
+                       if k in others), others[0] if others else None)
+    marker_values = (sorted({p[marker_key] for p in params}, key=_sort_key)
+                     if marker_key else [None])
+    marker_of = {v: _MARKERS[i % len(_MARKERS)] for i, v in enumerate(marker_values)}
+    best = int(np.nanargmin(mse)) if np.isfinite(mse).any() else None
+
+    for i, p in enumerate(params):
+        left.scatter(cost[i], mse[i], color=color_of[p[color_key]],
+                     marker=marker_of[p[marker_key] if marker_key else None], s=46,
+                     edgecolors="k", linewidths=0.4, zorder=3)
+    if best is not None:
+        left.scatter(cost[best], mse[best], s=260, facecolors="none", edgecolors="red",
+                     linewidths=1.5, zorder=4)
+    left.set_xlabel("mean training forward NFE per batch" if use_nfe
+                    else "mean fit time per fold (s)")
+    left.set_ylabel("CV mean squared error (3 folds)")
+    _log_axis(left.yaxis)
+    left.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    left.xaxis.set_major_formatter(ScalarFormatter(useOffset=False))
+    left.grid(alpha=0.3)
+    handles = [Line2D([], [], ls="", marker="o", color=color_of[v], mec="k",
+                      label=f"{_PARAM_NAMES.get(color_key, color_key)} = {_fmt_param(v)}")
+               for v in color_values]
+    if marker_key:
+        handles += [Line2D([], [], ls="", marker=marker_of[v], color="lightgray", mec="k",
+                           label=f"{_PARAM_NAMES.get(marker_key, marker_key)} = "
+                                 f"{_fmt_param(v)}")
+                    for v in marker_values]
+    if best is not None:
+        handles.append(Line2D([], [], ls="", marker="o", mfc="none", mec="red", ms=12,
+                              label="best"))
+    left.legend(handles=handles, fontsize="small", loc="best", framealpha=0.8)
+    left.set_title(title or "grid search candidates")
+
+    order = np.argsort(np.where(np.isfinite(mse), mse, np.inf))
+    rows = np.arange(len(order))
+    for row, i in zip(rows, order):
+        low = max(mse[i] - spread[i], mse[i] * 0.2) if np.isfinite(mse[i]) else np.nan
+        right.plot([low, mse[i] + spread[i]], [row, row], color="0.6", lw=1)
+        right.scatter(mse[i], row, color=color_of[params[i][color_key]],
+                      marker=marker_of[params[i][marker_key] if marker_key else None], s=36,
+                      edgecolors="red" if i == best else "k",
+                      linewidths=1.5 if i == best else 0.4, zorder=3)
+    right.set_yticks(rows)
+    right.set_yticklabels([", ".join(f"{_PARAM_NAMES.get(k, k)} {_fmt_param(params[i][k])}"
+                                     for k in varied) for i in order], fontsize="small")
+    right.invert_yaxis()
+    _log_axis(right.xaxis)
+    right.set_xlabel("CV mean squared error (± std over folds)")
+    right.set_title("candidates, best first")
+    right.grid(alpha=0.3, axis="x")
+    if own_figure:
+        left.figure.tight_layout()
+    return left, right
+
+
+def _sort_key(value):
+    return (0, float(value)) if isinstance(value, (int, float, np.integer, np.floating)) \
+        else (1, str(value))

@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,10 +11,14 @@ import pytest
 from skanode import ANODERegressor, NODERegressor, ResNetRegressor
 from skanode.datasets import make_concentric_spheres, make_g1d
 from skanode.plotting import (
+    MODEL_COLORS,
+    class_legend_handles,
     plot_curves,
     plot_features,
     plot_history,
     plot_input_map,
+    plot_loss_vs_nfe,
+    plot_search_results,
     plot_trajectories,
     plot_vector_field,
 )
@@ -68,3 +74,71 @@ def test_features_input_map_and_curves(data):
     records = [{"label": "A", "curves": {"train_loss": [1.0, 0.5]}},
                {"label": "A", "curves": {"train_loss": [0.8, 0.4]}}]
     assert plot_curves(records).get_ylabel() == "training loss (MSE)"
+
+
+def test_a_2d_state_on_3d_axes_is_drawn_against_time():
+    # a 1-D input augmented by 1 (the ANODE of g_1d): paths in (t, h1, h2)
+    X, y = make_g1d(10)
+    est = ANODERegressor(augment_dim=1, linear_head=False, **FAST).fit(X, y)
+    ax = plt.figure().add_subplot(projection="3d")
+    plot_trajectories(est, [[-1.0], [1.0]], [-1.0, 1.0], ax=ax)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel()) == ("t", "h1", "h2 (augmented)")
+    assert [line.get_linewidth() for line in ax.lines] == [2.0, 2.0]  # few paths: thick
+    t, h1, _ = ax.lines[0].get_data_3d()
+    assert t[0] == 0 and t[-1] == est.integration_time and h1[0] == -1
+    # on plain axes the same state is a path in the (h1, h2) plane
+    flat = plot_trajectories(est, X, y)
+    assert flat.get_ylabel() == "h2 (augmented)" and flat.lines[0].get_linewidth() == 2.0
+
+
+def test_curves_keep_each_models_colour_and_plain_log_labels():
+    records = [{"label": label, "curves": {"train_loss": [2.33, 2.30, 2.27]}}
+               for label in ("ResNet", "ANODE", "NODE")]
+    ax = plot_curves(records, log=True)
+    assert [line.get_color() for line in ax.lines] == [MODEL_COLORS[r["label"]]
+                                                       for r in records]
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels()]
+    assert any(labels) and not any("times" in t or "^" in t for t in labels), labels
+
+
+def _cv_results(nfe):
+    return {"mean_test_score": -np.array([0.5, 0.4, 0.3, 0.02]),
+            "std_test_score": np.full(4, 0.01), "mean_test_nfe": nfe,
+            "mean_fit_time": [1.0, 2.0, 3.0, 4.0], "param_lr": [1e-3, 1e-2, 1e-3, 1e-2],
+            "param_batch_size": [64, 64, 128, 128], "param_hidden_dim": [32] * 4}
+
+
+def test_search_results_have_readable_ticks_and_say_which_point_is_which():
+    left, right = plot_search_results(_cv_results([19.97, 19.9725, 19.975, 19.99]))
+    left.figure.canvas.draw()
+    ticks = [t.get_text() for t in left.get_xticklabels() if t.get_text()]
+    assert len(ticks) <= 7 and len(set(ticks)) == len(ticks)  # distinct, not crowded
+    boxes = [t.get_window_extent() for t in left.get_xticklabels() if t.get_text()]
+    assert all(a.x1 < b.x0 for a, b in pairwise(boxes))  # no overlap
+    legend = [t.get_text() for t in left.get_legend().get_texts()]
+    assert legend == ["lr = 0.001", "lr = 0.01", "batch = 64", "batch = 128", "best"]
+    rows = [t.get_text() for t in right.get_yticklabels()]
+    assert rows[0] == "lr 0.01, batch 128"  # best first; hidden (one value) left out
+    assert len(rows) == 4
+    # fit time on the x axis when no NFE was recorded (a ResNet)
+    left, _ = plot_search_results(_cv_results([np.nan] * 4))
+    assert left.get_xlabel() == "mean fit time per fold (s)"
+
+
+def test_loss_against_nfe_connects_the_epochs_of_each_run():
+    records = [{"label": label, "curves": {"train_loss": [2.0, 1.0, 0.5, 0.4],
+                                           "forward_nfe": [20, 20, 26, 26]}}
+               for label in ("NODE", "NODE", "ANODE")]
+    ax = plot_loss_vs_nfe(records)
+    assert len(ax.lines) == 3 and all(len(line.get_xdata()) == 4 for line in ax.lines)
+    assert ax.lines[0].get_color() == MODEL_COLORS["NODE"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "NODE", "ANODE", "epoch 1", "last epoch"]
+    assert ax.get_xlabel() == "forward NFE per batch" and ax.get_yscale() == "log"
+
+
+def test_class_legend_handles():
+    handles = class_legend_handles({-1: "inner", 1: "outer"})
+    assert [h.get_label() for h in handles] == ["inner", "outer"]
+    assert [h.get_color() for h in handles] == ["tab:red", "tab:blue"]

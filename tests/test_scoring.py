@@ -8,6 +8,7 @@ from conftest import make
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import BaggingClassifier
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -23,6 +24,7 @@ def test_grid_search_over_a_pipeline_reports_nfe_without_warnings(n_jobs, sphere
     pipe = make_pipeline(StandardScaler(), make(ANODEClassifier, max_epochs=2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "Scoring failed", no "non-finite scores"
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 2 epochs, on purpose
         search = GridSearchCV(pipe, {"anodeclassifier__augment_dim": [1, 2]}, cv=3,
                               scoring={"accuracy": "accuracy", "nfe": nfe_scorer()},
                               refit="accuracy", n_jobs=n_jobs).fit(X, y)
@@ -37,6 +39,7 @@ def test_resnet_nfe_is_its_number_of_block_evaluations(spheres):
     X, y = spheres
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 2 epochs, on purpose
         search = GridSearchCV(make(ResNetClassifier, max_epochs=2), {"num_layers": [2, 5]},
                               cv=2, scoring={"accuracy": "accuracy", "nfe": nfe_scorer()},
                               refit="accuracy").fit(X, y)
