@@ -53,8 +53,8 @@ from skanode import (
 )
 
 # The settings the "Tabular data" guide recommends, chosen with this script.
-RECOMMENDED = {"lr": 1e-2, "batch_size": 64, "early_stopping": True, "n_iter_no_change": 5,
-               "max_epochs": 300, "random_state": 0}
+RECOMMENDED = {"lr": 1e-2, "batch_size": 64, "hidden_dim": 64, "early_stopping": True,
+               "n_iter_no_change": 5, "max_epochs": 300, "random_state": 0}
 
 
 def classification_data():

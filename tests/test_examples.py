@@ -1,0 +1,30 @@
+"""The examples run as their docstrings say (smoke runs)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _run(*args, timeout=300):
+    out = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
+                         timeout=timeout)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_tabular_quick_prints_the_table():
+    text = _run(EXAMPLES / "tabular.py", "--quick")
+    assert "smoke run" in text
+    rows = [line.split() for line in text.splitlines() if line.startswith(("iris", "diabetes"))]
+    models = {row[1] for row in rows}
+    assert {"MLPClassifier", "LogisticRegression", "NODE", "ANODE", "ResNet", "Ridge",
+            "MLPRegressor"} <= models
+    anode_iris = next(row for row in rows if row[:2] == ["iris", "ANODE"])
+    assert float(anode_iris[2]) > 0.8  # accuracy of a 2-fold smoke run, well above chance
+    assert int(anode_iris[6]) >= 1  # epochs trained are reported
+
+
+def test_grid_search_quick():
+    assert "best" in _run(EXAMPLES / "grid_search.py", "--quick").lower()
