@@ -89,8 +89,8 @@ _OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         "help": "dimension d of the concentric spheres (default: 2)"}),
     "dataset": (("--dataset",), {
         "choices": ["spheres", "sines"],
-        "help": "concentric spheres in --dim dimensions, or the 1-D shifted sines of "
-                "Fig. 20 (--dim is then unused) (default: spheres)"}),
+        "help": "concentric spheres in --dim dimensions, or the two shifted sine curves "
+                "of Fig. 20, in the plane (--dim is then unused) (default: spheres)"}),
     "models": (("--models",), {
         "nargs": "+", "choices": list(MODEL_NAMES), "metavar": "MODEL",
         "help": "models to search, of node, anode, resnet (default: resnet node anode)"}),
@@ -502,7 +502,7 @@ def _plot_headline(records: Sequence[dict], out: Path, args) -> None:
     plot_curves(records, "train_loss", ax=axes[0], log=True)
     axes[0].set_title("training loss")
     plot_curves([r for r in records if r["model"] != "resnet"], "forward_nfe", ax=axes[1])
-    axes[1].set_title("forward NFE per batch (ResNet: none)")
+    axes[1].set_title("forward NFE per batch (ResNet: its 5 blocks, not drawn)")
     labels = list(dict.fromkeys(r["label"] for r in records))
     accs = [[r["accuracy"] for r in records if r["label"] == lab] for lab in labels]
     mean = [float(np.mean(a)) for a in accs]

@@ -13,6 +13,7 @@ the sign of the target.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -131,12 +132,22 @@ def make_dataset(name: str, *, dim: int = 2, random_state: int | None = None,
     return X, y.astype(float)
 
 
+@functools.lru_cache(maxsize=1)
+def _warm_up() -> None:
+    """One tiny fit first, so that torch's one-off start-up is not billed to a model's s/epoch."""
+    from .parallel import warm_up
+
+    with _fixed_epochs():
+        warm_up()
+
+
 def _fit_record(kind: str, X, y, *, seed: int, repeat: int, epochs: int, progress: Progress,
                 callbacks: Sequence[tuple[str, Callback]] = (), **params: Any) -> dict:
     callbacks = list(callbacks)
     if progress is not None:
         callbacks.append(("epoch_progress", _EpochProgress(progress)))
     est = make_model(kind, max_epochs=epochs, random_state=seed, callbacks=callbacks, **params)
+    _warm_up()
     start = time.perf_counter()
     with _fixed_epochs():
         est.fit(X, y)
@@ -370,6 +381,7 @@ def image_experiment(*, data: str = "digits", data_dir: str | None = None, epoch
             optimizer__weight_decay=weight_decay, device=device, random_state=s,
             step_control="batch", n_iter_no_change=None, train_split=HoldOut(X_te, y_te),
             callbacks=callbacks)
+        _warm_up()
         start = time.perf_counter()
         with _fixed_epochs():
             est.fit(X_tr, y_tr)
