@@ -268,12 +268,50 @@ def _initial_steps(f, y0, f0, rtol, atol, order) -> torch.Tensor:
 
 @dataclass
 class _Lockstep:
-    """The per-sample state of a lockstep solve."""
+    """The per-sample state of a lockstep solve, and its steps."""
 
     t: torch.Tensor  # (batch,) float64 time of each sample
     h: torch.Tensor  # (batch,) float64 proposed step
     target: torch.Tensor  # (batch,) float64 next time each sample must land on
-    evals: torch.Tensor  # (batch,) evaluations made while the sample was unfinished
+    order: int  # of the step-size controller
+
+    @torch.no_grad()
+    def propose(self, active: torch.Tensor, what: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+        """Return each sample's next step (0 when inactive) and whether it lands on its target."""
+        stuck = active & ~(self.t + self.h > self.t)
+        if stuck.any():
+            i = int(stuck.nonzero()[0])
+            raise IntegrationError(f"underflow in the step size ({float(self.h[i]):.3g}) of "
+                                   f"sample {i}{what} at t={float(self.t[i]):.6g}")
+        last = self.t + self.h >= self.target
+        step = torch.where(active, torch.where(last, self.target - self.t, self.h),
+                           torch.zeros_like(self.h))
+        return step, last
+
+    @torch.no_grad()
+    def advance(self, step, last, ratio, active) -> torch.Tensor:
+        """Accept the samples whose error ratio is at most 1; return the accept mask."""
+        accept = active & (ratio <= 1.0)
+        self.t = torch.where(accept, torch.where(last, self.target, self.t + step), self.t)
+        self.h = torch.where(active, _controller(step, ratio, self.order), self.h)
+        return accept
+
+
+def _attempt(f, tab: Tableau, terms, y, k1, state: _Lockstep, step, last, rtol, atol):
+    """One Runge-Kutta attempt for every sample: stages, new states and error ratios."""
+    a_terms, b_terms, e_terms = terms
+    step_y = _per_sample(step, y)
+    ks = [k1]
+    for c, row in zip(tab.c, a_terms):
+        stage = _stage(y, ks, row, step_y)
+        t_stage = torch.where(last & (c == 1.0), state.target, state.t + c * step)
+        ks.append(f(t_stage.to(y.dtype), stage))
+    y_new = stage if tab.solution_is_last_stage else _stage(y, ks, b_terms, step_y)
+    with torch.no_grad():
+        err = _stage(torch.zeros_like(y), ks, e_terms, step_y)
+        tol = torch.maximum(y.abs(), y_new.abs()).mul_(rtol).add_(atol)
+        ratio = _sample_rms(err / tol)
+    return y_new, ks, ratio
 
 
 def _controller(step: torch.Tensor, ratio: torch.Tensor, order: int) -> torch.Tensor:
@@ -328,51 +366,26 @@ def solve_per_sample(
         If a sample's step size no longer advances its time.
     """
     tab = TABLEAUS[method]
-    a_terms, b_terms, e_terms = [_terms(row) for row in tab.a], _terms(tab.b), _terms(tab.e)
-    last_is_solution = tab.solution_is_last_stage
+    terms = ([_terms(row) for row in tab.a], _terms(tab.b), _terms(tab.e))
     n, grid = len(y0), torch.tensor([float(t) for t in times], dtype=torch.float64,
                                     device=y0.device)
     k1 = f(y0.new_zeros(n), y0)  # per-sample times from the first evaluation on
-    h = _initial_steps(f, y0, k1, rtol, atol, tab.order)
-    state = _Lockstep(t=torch.zeros(n, dtype=torch.float64, device=y0.device), h=h,
-                      target=grid[0].expand(n).clone(),
-                      evals=torch.full((n,), 2, dtype=torch.long, device=y0.device))
+    state = _Lockstep(t=torch.zeros(n, dtype=torch.float64, device=y0.device),
+                      h=_initial_steps(f, y0, k1, rtol, atol, tab.order),
+                      target=grid[0].expand(n).clone(), order=tab.order)
+    evals = torch.full((n,), 2, dtype=torch.long, device=y0.device)
     index = torch.zeros(n, dtype=torch.long, device=y0.device)  # next grid time per sample
     outputs = y0.new_zeros(len(grid), *y0.shape) if len(grid) > 1 else None
     y = y0
-    while True:
-        with torch.no_grad():
-            active = index < len(grid)
-            if not active.any():
-                break
-            stuck = active & ~(state.t + state.h > state.t)
-            if stuck.any():
-                i = int(stuck.nonzero()[0])
-                raise IntegrationError(f"underflow in the step size ({float(state.h[i]):.3g}) "
-                                       f"of sample {i} at t={float(state.t[i]):.6g}")
-            last = state.t + state.h >= state.target
-            step = torch.where(active, torch.where(last, state.target - state.t, state.h),
-                               torch.zeros_like(state.h))
-            step_y = _per_sample(step, y)
-        ks = [k1]
-        for c, terms in zip(tab.c, a_terms):
-            stage = _stage(y, ks, terms, step_y)
-            t_stage = torch.where(last & (c == 1.0), state.target, state.t + c * step)
-            ks.append(f(t_stage.to(y.dtype), stage))
-            state.evals += active
-        y_new = stage if last_is_solution else _stage(y, ks, b_terms, step_y)
-        with torch.no_grad():
-            err = _stage(torch.zeros_like(y), ks, e_terms, step_y)
-            tol = torch.maximum(y.abs(), y_new.abs()).mul_(rtol).add_(atol)
-            ratio = _sample_rms(err / tol)
-            accept = active & (ratio <= 1.0)
-            landed = accept & last
-            state.t = torch.where(accept, torch.where(last, state.target, state.t + step),
-                                  state.t)
-            state.h = torch.where(active, _controller(step, ratio, tab.order), state.h)
+    while (active := index < len(grid)).any():
+        step, last = state.propose(active)
+        y_new, ks, ratio = _attempt(f, tab, terms, y, k1, state, step, last, rtol, atol)
+        evals += active * tab.stages
+        accept = state.advance(step, last, ratio, active)
         keep = _per_sample(accept, y).bool()
         y = torch.where(keep, y_new, y)
         k1 = torch.where(keep, ks[-1], k1)
+        landed = accept & last
         if landed.any():
             with torch.no_grad():
                 rows = landed.nonzero().squeeze(1)
@@ -384,7 +397,7 @@ def solve_per_sample(
                 more = index[rows] < len(grid)
                 state.target[rows[more]] = grid[index[rows[more]]]
     states = y.unsqueeze(0) if outputs is None else outputs
-    return states, state.evals
+    return states, evals
 
 
 # -- the adjoint with per-sample steps -----------------------------------------------------
@@ -438,50 +451,38 @@ def _adjoint_solve(f, yT, aT, t1, tab, rtol, atol, params):
             (vjp,) = torch.autograd.grad(fy, y, a, retain_graph=bool(params))
         return torch.cat([-fy.detach(), vjp], dim=1), (fy, a)
 
-    a_terms, b_terms, e_terms = [_terms(row) for row in tab.a], _terms(tab.b), _terms(tab.e)
+    terms = ([_terms(row) for row in tab.a], _terms(tab.b), _terms(tab.e))
     grads = [torch.zeros_like(p) for p in params]
     z = torch.cat([yT, aT], dim=1)
     n = len(z)
     start = evaluate(z.new_zeros(n), z)
-    h = _initial_steps(lambda s, zz: evaluate(s, zz)[0], z, start[0], rtol, atol, tab.order)
-    t = torch.zeros(n, dtype=torch.float64, device=z.device)
-    target = torch.full_like(t, float(t1))
-    while True:
-        active = t < target
-        if not active.any():
-            break
-        if (active & ~(t + h > t)).any():
-            i = int((active & ~(t + h > t)).nonzero()[0])
-            raise IntegrationError(f"underflow in the step size of the adjoint solve of "
-                                   f"sample {i} at t={float(t1 - t[i]):.6g}")
-        last = t + h >= target
-        step = torch.where(active, torch.where(last, target - t, h), torch.zeros_like(h))
-        step_z = _per_sample(step, z)
-        k, graph = start if start is not None else evaluate(t.to(z.dtype), z)
-        start = None
-        ks, graphs = [k], [graph]
-        for c, terms in zip(tab.c, a_terms):
-            stage = _stage(z, ks, terms, step_z)
-            s_stage = torch.where(last & (c == 1.0), target, t + c * step)
-            k, graph = evaluate(s_stage.to(z.dtype), stage)
-            ks.append(k)
-            graphs.append(graph)
-        z_new = stage if tab.solution_is_last_stage else _stage(z, ks, b_terms, step_z)
-        err = _stage(torch.zeros_like(z), ks, e_terms, step_z)
-        ratio = _sample_rms(err / (torch.maximum(z.abs(), z_new.abs()) * rtol + atol))
-        accept = active & (ratio <= 1.0)
+    state = _Lockstep(t=torch.zeros(n, dtype=torch.float64, device=z.device),
+                      h=_initial_steps(lambda s, zz: evaluate(s, zz)[0], z, start[0], rtol,
+                                       atol, tab.order),
+                      target=torch.full((n,), float(t1), dtype=torch.float64, device=z.device),
+                      order=tab.order)
+    graphs: list = []
+
+    def stage(s, zz):  # an evaluation whose graph the step's quadrature needs
+        k, graph = evaluate(s, zz)
+        graphs.append(graph)
+        return k
+
+    while (active := state.t < state.target).any():
+        step, last = state.propose(active, " of the adjoint solve (s = T - t)")
+        k1, graph = start if start is not None else evaluate(state.t.to(z.dtype), z)
+        start, graphs[:] = None, [graph]
+        z_new, _, ratio = _attempt(stage, tab, terms, z, k1, state, step, last, rtol, atol)
+        accept = state.advance(step, last, ratio, active)
         if params and accept.any():
             weight = _per_sample(step * accept, yT)
-            pairs = [(fy, (b * weight) * a) for (j, b), (fy, a) in
-                     zip(enumerate(tab.b), graphs) if b != 0.0]
+            pairs = [(fy, (b * weight) * a) for b, (fy, a) in zip(tab.b, graphs) if b != 0.0]
             outs, cotangents = zip(*pairs)
             for g, c in zip(grads, torch.autograd.grad(outs, params, cotangents,
                                                        allow_unused=True)):
                 if c is not None:
                     g.add_(c)
         z = torch.where(_per_sample(accept, z).bool(), z_new, z)
-        t = torch.where(accept, torch.where(last, target, t + step), t)
-        h = torch.where(active, _controller(step, ratio, tab.order), h)
     return z[:, dim:], grads
 
 
