@@ -52,7 +52,12 @@ class NFECallback(Callback):
       a batch's samples of the evaluations each needed (``forward_nfe`` then
       counts the lockstep evaluations of the whole batch, the cost of the solve;
       this one is what a sample would cost alone, comparable to the paper's NFE);
-    - ``valid_forward_nfe``: validation batches, when a validation split is used.
+    - ``valid_forward_nfe``: validation batches, when validation data is used
+      (with ``step_control="auto"`` they are solved per sample, in batches of up
+      to 4096 rows, so this counts the lockstep evaluations of such a batch, set by
+      its hardest sample, and ``valid_forward_nfe_per_sample`` the mean over its
+      samples; both change with ``iterator_valid__batch_size``, unlike the
+      predictions).
 
     ``net.history[:, "forward_nfe"]`` is the NFE curve of the paper.  The backward
     NFE is 0 with direct backpropagation through the solver's operations and
@@ -73,11 +78,14 @@ class NFECallback(Callback):
                 net.history.record_batch("forward_nfe_per_sample", stats.forward_nfe_per_sample)
         else:
             net.history.record_batch("valid_forward_nfe", stats.forward_nfe)
+            if stats.forward_nfe_per_sample is not None:
+                net.history.record_batch("valid_forward_nfe_per_sample",
+                                         stats.forward_nfe_per_sample)
 
     def on_epoch_end(self, net, **kwargs):  # noqa: D102
         batches = net.history[-1, "batches"]
         for key in ("forward_nfe", "backward_nfe", "forward_nfe_per_sample",
-                    "valid_forward_nfe"):
+                    "valid_forward_nfe", "valid_forward_nfe_per_sample"):
             values = [b[key] for b in batches if key in b]
             if values:
                 net.history.record(key, sum(values) / len(values))
@@ -182,23 +190,40 @@ class Convergence(Callback):
     def on_train_end(self, net, **kwargs):  # noqa: D102
         if not getattr(self, "active_", False):
             return
+        last = net.history[-1]
+        if last.get("stopped_early"):
+            what = self.monitor_.replace("_", " ")
+            self._say(net, f"Stopped at epoch {len(net.history)}: the {what} did not improve "
+                           f"by more than tol={net.tol:g} for {net.n_iter_no_change} epochs.")
         if self.best_state_ is not None:
             state, epoch = self.best_state_
             net.module_.load_state_dict(state)
             net.history.record("best_epoch", epoch)
-        last = net.history[-1]
+            self._say(net, f"Kept the weights of epoch {epoch}, the lowest validation loss "
+                           f"({self.best_:.4g}).")
         if {"stopped_early", "failure", "interrupted"} & set(last):
             return
         losses = net.history[self.first_epoch_:, "train_loss"]
         window = min(net.n_iter_no_change or 10, len(losses) - 1)
         if window >= 1 and (losses[-window - 1] - losses[-1]) / window > net.tol:
             rate = (losses[-window - 1] - losses[-1]) / window
+            remedy = ("Raise max_epochs: early stopping ends training when the validation "
+                      "loss stops improving." if net.early_stopping else
+                      "Train longer (max_epochs), with a larger lr, or use "
+                      "early_stopping=True with a large max_epochs.")
             warnings.warn(  # stacklevel: the caller of fit, through notify and _train
                 f"{type(net).__name__}: training ended at max_epochs={net.max_epochs} while "
                 f"the training loss still fell by {rate:.3g} per epoch over the last {window} "
-                f"epochs (more than tol={net.tol:g}): it has not converged.  Train longer "
-                "(max_epochs), with a larger lr, or use early_stopping=True with a large "
-                "max_epochs.", ConvergenceWarning, stacklevel=7)
+                f"epochs (more than tol={net.tol:g}): it has not converged.  {remedy}",
+                ConvergenceWarning, stacklevel=7)
+
+    @staticmethod
+    def _say(net, message: str) -> None:
+        """Print ``message`` where the epoch table goes, when ``verbose``."""
+        if not net.verbose:
+            return
+        log = dict(net.callbacks_).get("print_log")
+        (log.sink if log is not None else print)(message)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -208,8 +233,18 @@ class PrintLog(_SkorchPrintLog):
     """skorch's epoch table; the best values are coloured only on a terminal.
 
     Written to a file or a pipe (or with ``NO_COLOR`` set), the table is plain
-    text, without ANSI colour codes.
+    text, without ANSI colour codes.  Entries that appear in one epoch only
+    (``stopped_early``, ``best_epoch``, ``failure``, ``interrupted``) are left out
+    of the table, which keeps its columns; the callbacks that record them say so in
+    a line of their own.
     """
+
+    _EVENTS = ("stopped_early", "best_epoch", "failure", "interrupted")
+
+    def initialize(self):  # noqa: D102
+        super().initialize()
+        self.keys_ignored_ |= set(self._EVENTS)
+        return self
 
     def format_row(self, row, key, color):  # noqa: D102
         text = super().format_row(row, key, color)
@@ -245,7 +280,7 @@ class ProgressBar(Callback):
         if training and self.bar_ is not None:
             self.bar_.update(1)
             if loss is not None:
-                self.bar_.set_postfix(epoch=len(net.history), loss=f"{float(loss):.4g}",
+                self.bar_.set_postfix(epoch=len(net.history), loss=f"{loss.item():.4g}",
                                       refresh=False)
 
     def on_train_end(self, net, **kwargs):  # noqa: D102

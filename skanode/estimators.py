@@ -310,6 +310,13 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         held = max(1, round(self.validation_fraction * n))
         if n - held < 1:
             raise ValueError(f"early_stopping needs at least 2 samples, got {n}.")
+        if held < _MIN_VALIDATION:
+            warnings.warn(
+                f"early_stopping holds out only {held} of {n} samples "
+                f"(validation_fraction={self.validation_fraction}): the validation loss that "
+                "decides when to stop will be noisy.  Raise validation_fraction, pass X_val / "
+                "y_val, or stop on the training loss (early_stopping=False).", UserWarning,
+                stacklevel=5)
         if labels is not None and held < len(np.unique(labels)):
             labels = None
         keep, valid = train_test_split(np.arange(n), test_size=held, stratify=labels,
@@ -545,6 +552,9 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         and per-batch solves keep ``batch_size``.
         """
         size = self.get_params_for("iterator_valid").get("batch_size")
+        if size is not None and (int(size) != size or (size < 1 and size != -1)):
+            raise ValueError(f"iterator_valid__batch_size must be a positive integer or -1 "
+                             f"(one batch), got {size!r}.")
         if size is None:
             size = (_LARGE_PREDICT_BATCH if self._is_small() and self._batch_independent()
                     else self.batch_size)
@@ -590,6 +600,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if hasattr(self, "classes_"):
             fitted["classes_dtype"] = (self.classes_.dtype.str if self.classes_.dtype != object
                                        else "object")
+        if hasattr(self, "n_iter_"):
+            fitted["n_iter_"] = self.n_iter_
         return {
             "params": self.get_params(deep=False),
             "fitted": fitted,
@@ -643,6 +655,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
 _MIN_PREDICT_ROWS = 8
 # Rows per prediction batch where results do not depend on the batch (MLP models).
 _LARGE_PREDICT_BATCH = 4096
+# Fewer held-out samples than this make early stopping a coin toss; fit warns.
+_MIN_VALIDATION = 10
 
 
 def _padded(fn, x: torch.Tensor, axis: int = 0) -> torch.Tensor:

@@ -401,10 +401,14 @@ def _check_per_sample(solver: str, options: Mapping[str, Any] | None, backend: s
         raise ValueError(
             f"step_control='sample' is not available for solver={solver!r}; use one of "
             f"{list(PER_SAMPLE_SOLVERS)}, or step_control='batch' or 'auto'.")
-    if solver in ADAPTIVE_SOLVERS and (backend == "torchdiffeq" or options):
+    if solver in ADAPTIVE_SOLVERS and options:
         raise ValueError(
-            "step_control='sample' uses skanode's own solvers, which take no solver_options "
-            "and need backend='skanode': torchdiffeq controls one step size per batch.")
+            f"step_control='sample' solves {solver!r} with skanode's own per-sample solver, "
+            f"which takes no solver_options (got {sorted(options)}); leave them out, or use "
+            "step_control='batch' or 'auto'.")
+    if solver in ADAPTIVE_SOLVERS and backend == "torchdiffeq":
+        raise ValueError("step_control='sample' needs backend='skanode': torchdiffeq controls "
+                         "one step size per batch.")
 
 
 def _check_options(solver: str, options: Mapping[str, Any] | None) -> None:

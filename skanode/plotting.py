@@ -48,7 +48,8 @@ def _band(ax, curves: Sequence[Sequence[float]], label: str, color=None, log: bo
     data = np.array([c[:length] for c in curves], dtype=float)
     epochs = np.arange(1, length + 1)
     mean = data.mean(axis=0)
-    (line,) = ax.plot(epochs, mean, label=label, color=color)
+    # a curve of one epoch is a point: draw it
+    (line,) = ax.plot(epochs, mean, label=label, color=color, marker="o" if length == 1 else None)
     if len(data) > 1:
         std = data.std(axis=0)
         # On a log axis mean - std can be <= 0; the band then stops at the smallest run.
@@ -131,7 +132,7 @@ def _finish_curve_axes(ax, key: str, log: bool) -> None:
              "valid_acc": "validation accuracy"}
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("epoch")
     ax.set_ylabel(names.get(key, key))
     if log:
@@ -254,13 +255,16 @@ def _tidy_3d(ax) -> None:
     ax.set_box_aspect(None, zoom=0.88)  # room for the z label inside the axes
 
 
-def class_legend_handles(names: dict | None = None) -> list:
+def class_legend_handles(names: dict | None = None, *, style: str = "both") -> list:
     """Legend handles for the two target colours of the toy experiments.
 
     Parameters
     ----------
     names : dict, default=None
         ``{-1: label, 1: label}``; ``"y = -1"`` and ``"y = +1"`` if None.
+    style : {"both", "line", "point"}, default="both"
+        Draw the handles as the figure draws the classes: lines with dots, lines
+        (trajectories) or dots (scatter plots).
 
     Returns
     -------
@@ -270,7 +274,9 @@ def class_legend_handles(names: dict | None = None) -> list:
     from matplotlib.lines import Line2D
 
     names = names or {-1: "y = -1", 1: "y = +1"}
-    return [Line2D([], [], color=_CLASS_COLORS[k], marker="o", lw=2, label=v)
+    marker = None if style == "line" else "o"
+    ls = "" if style == "point" else "-"
+    return [Line2D([], [], color=_CLASS_COLORS[k], marker=marker, ls=ls, lw=2, label=v)
             for k, v in names.items()]
 
 

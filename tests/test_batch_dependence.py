@@ -81,9 +81,15 @@ def test_unsupported_combinations_are_clear_errors(tabular):
     with pytest.raises(ValueError, match="step_control='sample' is not available for solver="
                                          "'dopri8'"):
         make(ANODEClassifier, solver="dopri8", step_control="sample").fit(X, y)
-    with pytest.raises(ValueError, match="take no solver_options"):
+    with pytest.raises(ValueError, match=r"takes no solver_options \(got \['first_step'\]\)"):
         make(ANODEClassifier, solver_options={"first_step": 0.1}, step_control="sample").fit(
             X, y)
+    # fixed-step methods take their options and are per sample anyway
+    est = make(ANODEClassifier, solver="rk4", solver_options={"step_size": 0.25},
+               step_control="sample", max_epochs=1).fit(X, y)
+    assert est.history[-1, "forward_nfe"] == 16
+    with pytest.raises(ValueError, match="iterator_valid__batch_size must be a positive"):
+        est.set_params(iterator_valid__batch_size=0).predict(X)
 
 
 def test_the_step_budget_applies_per_sample():

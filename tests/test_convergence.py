@@ -70,8 +70,10 @@ def test_fixed_epochs_with_n_iter_no_change_none(spheres):
 def test_convergence_warning_when_the_loss_still_falls(iris_scaled):
     X, names = iris_scaled
     with pytest.warns(ConvergenceWarning, match=r"ended at max_epochs=5 while the training "
-                                                r"loss still fell"):
+                                                r"loss still fell.*use early_stopping=True"):
         make(ANODEClassifier, max_epochs=5, lr=1e-3).fit(X, names)
+    with pytest.warns(ConvergenceWarning, match=r"Raise max_epochs: early stopping ends"):
+        make(ANODEClassifier, max_epochs=5, lr=1e-3, early_stopping=True).fit(X, names)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # converged: no warning
         make(ANODEClassifier, max_epochs=300, lr=1e-2).fit(X, names)
@@ -104,9 +106,29 @@ def test_verbose_log_is_plain_text_off_a_terminal(spheres, capsys):
     assert "\x1b[" not in out
 
 
+def test_verbose_log_keeps_its_columns_and_says_why_it_stopped(iris_scaled, capsys):
+    X, names = iris_scaled
+    est = make(ANODEClassifier, max_epochs=200, early_stopping=True, n_iter_no_change=2,
+               verbose=1).fit(X, names)
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.strip()[:1].isdigit()]
+    assert len(rows) == est.n_iter_ and len({len(row.split()) for row in rows}) == 1
+    assert f"Stopped at epoch {est.n_iter_}: the valid loss did not improve" in lines[-2]
+    assert lines[-1].startswith(f"Kept the weights of epoch {est.history[-1, 'best_epoch']}")
+
+
+def test_small_validation_sets_are_warned_about(iris_scaled):
+    X, names = iris_scaled
+    with pytest.warns(UserWarning, match="holds out only 5 of 50 samples"):
+        make(ANODEClassifier, max_epochs=2, early_stopping=True).fit(X[::3], names[::3])
+
+
 def test_progress_bar_counts_the_training_batches(spheres, capsys):
     X, y = spheres
-    est = make(ANODEClassifier, max_epochs=2, batch_size=40, progress=True).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # none of torch's about the loss tensor
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 2 epochs, on purpose
+        est = make(ANODEClassifier, max_epochs=2, batch_size=40, progress=True).fit(X, y)
     assert re.search(r"ANODEClassifier: .*/6 ", capsys.readouterr().err)
     assert dict(est.callbacks_)["progress_bar"].batches_done_ == 6  # 3 batches x 2 epochs
     make(ANODEClassifier, max_epochs=1).fit(X, y)

@@ -25,7 +25,7 @@ def test_training_continues_exactly_after_a_round_trip(how, spheres, tmp_path):
     est.partial_fit(X, y)
     again.partial_fit(X, y)
     np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
-    assert len(again.history) == 4
+    assert len(again.history) == 4 and again.n_iter_ == est.n_iter_ == 4
     assert again.history[:, "train_loss"] == est.history[:, "train_loss"]
 
 
@@ -52,7 +52,7 @@ def test_save_load_restores_everything(cls, labels, spheres, tmp_path):
         assert loaded.classes_.dtype == est.classes_.dtype
         np.testing.assert_array_equal(loaded.predict_proba(df), est.predict_proba(df))
     np.testing.assert_array_equal(loaded.predict(df), est.predict(df))
-    assert len(loaded.history) == 2
+    assert len(loaded.history) == 2 and loaded.n_iter_ == est.n_iter_
     assert loaded.device == "cpu"
 
 
