@@ -185,7 +185,7 @@ def headline_experiment(*, epochs: int = 20, repeats: int = 1, dim: int = 2, see
     """NODE vs ANODE vs ResNet on the paper's concentric spheres (Fig. 7, Table-style).
 
     Returns one record per model and repeat: loss and NFE curves, final loss,
-    final forward NFE, sign accuracy, seconds per epoch.
+    final forward NFE, training accuracy (sign of the output), seconds per epoch.
     """
     X, y = make_dataset("spheres", dim=dim, random_state=seed)
     return [
