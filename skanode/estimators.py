@@ -25,10 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
@@ -337,49 +335,10 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         return ArrayDataset(X_val, torch.as_tensor(target))
 
     def _check_validation_context(self, X_val: Any) -> None:
-        """Refuse validation data that would skip what a meta-estimator does to ``X`` or ``y``.
-
-        A ``HoldOut``, or ``X_val`` without the pipeline's ``transform_input``, fitted
-        as a later step of a ``Pipeline`` validates on untransformed inputs; inside a
-        ``TransformedTargetRegressor`` the validation targets are not transformed.
-        The estimator is looked for as a direct step or regressor of the enclosing
-        meta-estimators (deeper nesting, e.g. a bagging ensemble inside a pipeline,
-        is not seen).
-        """
         source = ("X_val" if X_val is not None else
                   "train_split=HoldOut(...)" if isinstance(self.train_split, HoldOut) else None)
-        if source is None:
-            return
-        frame = inspect.currentframe()
-        while frame is not None:
-            owner = frame.f_locals.get("self")
-            if isinstance(owner, Pipeline):
-                self._check_pipeline(owner, source)
-            elif isinstance(owner, TransformedTargetRegressor) and \
-                    getattr(owner, "regressor_", None) is self:
-                raise ValueError(
-                    f"{source} inside a TransformedTargetRegressor: its targets would not go "
-                    "through the regressor's target transformer, so valid_loss would compare "
-                    "transformed predictions with untransformed targets. Validate outside the "
-                    "wrapper, or transform y_val yourself and fit the regressor alone.")
-            frame = frame.f_back
-
-    def _check_pipeline(self, pipe: Pipeline, source: str) -> None:
-        position = [i for i, (_, step) in enumerate(pipe.steps) if step is self]
-        if not position:
-            return
-        before = [name for name, step in pipe.steps[:position[0]]
-                  if step not in (None, "passthrough")]
-        routed = "X_val" in (getattr(pipe, "transform_input", None) or ())
-        if not before or (source == "X_val" and routed):
-            return
-        raise ValueError(
-            f"{source} inside a Pipeline would validate on data that skipped the earlier "
-            f"steps {before}, so valid_loss would be wrong. Pass the validation data through "
-            "the pipeline: build it with Pipeline(..., transform_input=['X_val']) under "
-            "sklearn.set_config(enable_metadata_routing=True), call "
-            f"{type(self).__name__}.set_fit_request(X_val=True, y_val=True), then "
-            "pipe.fit(X, y, X_val=X_test, y_val=y_test).")
+        if source is not None:
+            inputs.check_validation_context(self, source)
 
     def _train(self, dataset: ArrayDataset, *, partial: bool) -> None:
         """Skorch's training, except that failures and Ctrl-C restore the last finished epoch."""

@@ -3,20 +3,24 @@
 Everything ``fit`` and ``predict`` check about the data happens here, before any
 solve: scikit-learn's own checks on ``X`` (NaN / inf, shapes, sparse, dtypes,
 feature names), images given as 4-D arrays or flat rows, class labels of any
-type encoded in the order of ``classes_``, float targets for regressors, and
-sample / class weights.  torch ``Dataset`` input is read into arrays and takes
-the same path.
+type encoded in the order of ``classes_``, float targets for regressors,
+sample / class weights, and validation data that a meta-estimator around the
+estimator would not transform.  torch ``Dataset`` input is read into arrays and
+takes the same path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import numbers
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -25,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 __all__ = [
     "ClassLabels",
+    "check_validation_context",
     "class_weights",
     "is_dataset",
     "keep_fitted_state_on_error",
@@ -400,3 +405,47 @@ def class_weights(class_weight: Any, classes: np.ndarray, y_encoded: np.ndarray,
                              f"{missing!r}.")
     per_class = compute_class_weight(class_weight, classes=classes, y=classes[y_encoded])
     return per_class[y_encoded]
+
+
+def check_validation_context(estimator: Any, source: str) -> None:
+    """Refuse validation data that would skip what a meta-estimator does to ``X`` or ``y``.
+
+    ``source`` names the validation data (``"X_val"`` or the ``HoldOut``).  A
+    ``HoldOut``, or ``X_val`` without the pipeline's ``transform_input``, fitted
+    as a later step of a ``Pipeline`` validates on untransformed inputs; inside a
+    ``TransformedTargetRegressor`` the validation targets are not transformed.
+    The estimator is looked for, through the calling frames, as a direct step or
+    regressor of the enclosing meta-estimators (deeper nesting, e.g. a bagging
+    ensemble inside a pipeline, is not seen).
+    """
+    frame = inspect.currentframe()
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, Pipeline):
+            _check_pipeline(estimator, owner, source)
+        elif isinstance(owner, TransformedTargetRegressor) and \
+                getattr(owner, "regressor_", None) is estimator:
+            raise ValueError(
+                f"{source} inside a TransformedTargetRegressor: its targets would not go "
+                "through the regressor's target transformer, so valid_loss would compare "
+                "transformed predictions with untransformed targets. Validate outside the "
+                "wrapper, or transform y_val yourself and fit the regressor alone.")
+        frame = frame.f_back
+
+
+def _check_pipeline(estimator: Any, pipe: Pipeline, source: str) -> None:
+    position = [i for i, (_, step) in enumerate(pipe.steps) if step is estimator]
+    if not position:
+        return
+    before = [name for name, step in pipe.steps[:position[0]]
+              if step not in (None, "passthrough")]
+    routed = "X_val" in (getattr(pipe, "transform_input", None) or ())
+    if not before or (source == "X_val" and routed):
+        return
+    raise ValueError(
+        f"{source} inside a Pipeline would validate on data that skipped the earlier "
+        f"steps {before}, so valid_loss would be wrong. Pass the validation data through "
+        "the pipeline: build it with Pipeline(..., transform_input=['X_val']) under "
+        "sklearn.set_config(enable_metadata_routing=True), call "
+        f"{type(estimator).__name__}.set_fit_request(X_val=True, y_val=True), then "
+        "pipe.fit(X, y, X_val=X_test, y_val=y_test).")
