@@ -84,9 +84,22 @@ def _aligned(a: torch.Tensor) -> torch.Tensor:
     return F.pad(a, (0, extra)) if extra else a
 
 
+def _row_invariant(weight: torch.Tensor, bias: torch.Tensor | None
+                   ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Return ``x -> F.linear(x, weight, bias)`` whose rows do not depend on their batch."""
+    w = _aligned(weight)
+    if weight.shape[0] > 1:
+        return lambda x: F.linear(_aligned(x), w, bias)
+    # One output takes a matrix-vector kernel, whose rows do depend on where they sit
+    # (measured: last-bit differences); with a zero second output it is a matrix product.
+    w = F.pad(w, (0, 0, 0, 1))
+    b = None if bias is None else F.pad(bias, (0, 1))
+    return lambda x: F.linear(_aligned(x), w, b)[:, :1]
+
+
 def row_invariant_linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     """``layer(x)`` computed so that each row's result does not depend on its batch."""
-    return F.linear(_aligned(x), _aligned(layer.weight), layer.bias)
+    return _row_invariant(layer.weight, layer.bias)(x)
 
 
 class MLPField(nn.Module):
@@ -158,13 +171,13 @@ class MLPField(nn.Module):
             w1_t, w1 = w1[:, 0], w1[:, 1:]
 
         if row_invariant:  # zero-padded weights that keep every row aligned
-            w1a, w2a, w3a = _aligned(w1), _aligned(w2), _aligned(w3)
+            lin1, lin2, lin3 = _row_invariant(w1, None), _row_invariant(w2, b2), \
+                _row_invariant(w3, b3)
 
             def f(t: torch.Tensor | float, h: torch.Tensor) -> torch.Tensor:
-                bias = _with_time(b1, w1_t, t) if timed else b1
-                out = act(F.linear(_aligned(h), w1a).add_(bias))
-                out = act(F.linear(_aligned(out), w2a, b2))
-                return F.linear(_aligned(out), w3a, b3)
+                out = lin1(h)
+                out = act(out + (_with_time(b1, w1_t, t) if timed else b1))
+                return lin3(act(lin2(out)))
 
             return f
 

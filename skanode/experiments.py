@@ -366,7 +366,7 @@ def image_experiment(*, data: str = "digits", data_dir: str | None = None, epoch
     accuracy and parameter count.
     """
     from .estimators import ANODEClassifier, NODEClassifier
-    from .presets import paper_image_model
+    from .presets import N_CLASSES, paper_image_model
 
     X_tr, y_tr, X_te, y_te = image_data(data, data_dir=data_dir, n_train=n_train,
                                         n_test=n_test, seed=seed)
@@ -380,6 +380,7 @@ def image_experiment(*, data: str = "digits", data_dir: str | None = None, epoch
             **params, max_epochs=epochs, batch_size=batch_size, lr=lr, adjoint=adjoint,
             optimizer__weight_decay=weight_decay, device=device, random_state=s,
             step_control="batch", n_iter_no_change=None, train_split=HoldOut(X_te, y_te),
+            classes=list(range(N_CLASSES[data])),  # a small subsample may miss a digit
             callbacks=callbacks)
         _warm_up()
         start = time.perf_counter()

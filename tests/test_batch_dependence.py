@@ -6,7 +6,14 @@ from conftest import ODE_ESTIMATORS, make
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import StandardScaler
 
-from skanode import ANODEClassifier, NODEClassifier, ResNetClassifier, ResNetRegressor
+from skanode import (
+    ANODEClassifier,
+    ANODERegressor,
+    NODEClassifier,
+    NODERegressor,
+    ResNetClassifier,
+    ResNetRegressor,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +44,27 @@ def test_outputs_do_not_depend_on_batch_size_or_row_order(cls, step_control, tab
     est.set_params(iterator_valid__batch_size=64)
     method = est.predict_proba if hasattr(est, "predict_proba") else est.predict
     np.testing.assert_allclose(method(X[order]), reference[0][order], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls, columns", [
+    (NODERegressor, slice(None)),  # one output: the head is a one-column product
+    (ANODERegressor, slice(None)),
+    (ResNetRegressor, slice(None)),
+    (NODEClassifier, slice(0, 1)),  # one feature: the field's last layer has one output
+])
+def test_one_column_products_are_equal_across_batches_and_orders(cls, columns, tabular):
+    X, y = tabular
+    X = np.ascontiguousarray(X[:, columns])
+    y = y if "Classifier" in cls.__name__ else y.astype(float)
+    est = make(cls, max_epochs=3).fit(X, y)
+    method = est.predict_proba if hasattr(est, "predict_proba") else est.predict
+    whole = method(X)
+    for n in range(8, 72):  # the last n rows, alone
+        np.testing.assert_array_equal(method(X[-n:]), whole[-n:])
+    order = np.random.RandomState(2).permutation(len(X))
+    np.testing.assert_array_equal(method(X[order]), whole[order])
+    est.set_params(iterator_valid__batch_size=7)
+    np.testing.assert_array_equal(method(X), whole)
 
 
 def test_one_step_size_per_batch_depends_on_the_batch(tabular):

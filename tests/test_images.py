@@ -154,6 +154,14 @@ def test_images_command(tmp_path):
     assert (tmp_path / "images_nfe.png").exists()
 
 
+def test_images_command_on_a_subsample_that_misses_a_digit(tmp_path):
+    from skanode.cli import main
+
+    assert main(["images", "--epochs", "1", "--n-train", "5", "--n-test", "20", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    assert "| ANODE | 64 | 5 |" in (tmp_path / "summary.md").read_text()
+
+
 def test_tiny_imagenet_counts_follow_from_the_described_architecture():
     # the paper's 366,269 / 365,714 cannot come from a linear head on 3x64x64 states
     assert count_parameters((3, 64, 64), 200, num_filters=125, time_channels=False) == 2_599_428
