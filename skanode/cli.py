@@ -673,8 +673,8 @@ def _plot_features(records: Sequence[dict], out: Path, args) -> None:
         ends = [Line2D([], [], ls="", marker="o", mfc="none", mec="k", label="start (t = 0)"),
                 Line2D([], [], ls="", marker="o", color="k", ms=4, label="end (t = T)")]
         flows = class_legend_handles(_SPHERE_CLASSES, style="line")
-        axes[0].legend(handles=flows + (ends if dims < 3 else ends[1:]), fontsize="small",
-                       loc="best")
+        drawn = {1: [], 2: ends}.get(dims, ends[1:])  # the markers plot_trajectories draws
+        axes[0].legend(handles=flows + drawn, fontsize="small", loc="best")
         _save(fig, out / f"trajectories_{rec['model']}.png")
 
 

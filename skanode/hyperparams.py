@@ -152,6 +152,16 @@ class Satisfies(Constraint):
         return self.description
 
 
+def _is_device_name(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        torch.device(value)
+    except RuntimeError:  # torch's error for an unknown device string
+        return False
+    return True
+
+
 NONE = Satisfies(lambda v: v is None, "None")
 BOOL = InstanceOf((bool, np.bool_), "a bool")
 POSITIVE_INT = Interval(numbers.Integral, 1, None, "left")
@@ -373,8 +383,9 @@ instead (see the user guide).""", Any),
     _p("verbose", 0, [NON_NEGATIVE_INT, BOOL], "int", """
 ``1`` prints skorch's epoch table, NFE included (plain text unless the output
 is a terminal).""", int),
-    _p("device", "cpu", [NONE, InstanceOf((str,), "a str"),
-                         Satisfies(lambda v: type(v).__name__ == "device", "a torch.device")],
+    _p("device", "cpu", [NONE, Satisfies(_is_device_name, "a device name ('cpu', 'cuda', "
+                                         "'cuda:1', 'mps', ...)"),
+                         InstanceOf((torch.device,), "a torch.device")],
        "str or torch.device", """
 ``"cuda"`` trains and predicts on the GPU; ``fit`` raises a ``RuntimeError`` if
 CUDA is not available.""", Any),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import re
 import warnings
 from typing import Any, Protocol
 
@@ -143,8 +144,17 @@ def load(path: str | os.PathLike) -> Any:
     """
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise  # weights_only refused an object: a file that would run code
+    except pickle.UnpicklingError as err:
+        # Either not a pickle at all, or one that needs Python objects (code could run on
+        # loading): skanode's files hold tensors and plain values only.  torch's message
+        # suggests weights_only=False, which would run that code, so it is not passed on.
+        found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\. |\n|$)", str(err))
+        reason = f" ({found.group(1).strip()})" if found else ""
+        raise ValueError(f"{path} is not a skanode model file: torch's safe loader refused it"
+                         f"{reason}.  skanode files hold only tensors and plain "
+                         "values; do not load this file with pickle or "
+                         "torch.load(weights_only=False) unless you trust its source."
+                         ) from err
     except (RuntimeError, KeyError, EOFError, ValueError) as err:
         raise ValueError(f"{path} is not a skanode model file ({type(err).__name__}: "
                          f"{err}).") from err

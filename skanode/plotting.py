@@ -148,8 +148,18 @@ def _log_axis(axis) -> None:
     from matplotlib.ticker import LogFormatterSciNotation
 
     class PlainLogFormatter(LogFormatterSciNotation):
+        digits = 3
+
+        def set_locs(self, locs=None):
+            super().set_locs(locs)
+            # Enough digits that neighbouring labels differ on a narrow range (2.315, 2.32).
+            label = super().__call__
+            shown = [x for x in (locs if locs is not None else []) if label(x)]
+            self.digits = next((d for d in range(3, 8)
+                                if len({f"{x:.{d}g}" for x in shown}) == len(shown)), 8)
+
         def __call__(self, x, pos=None):
-            return f"{x:.3g}" if super().__call__(x, pos) else ""
+            return f"{x:.{self.digits}g}" if super().__call__(x, pos) else ""
 
     if axis.axis_name == "y":
         axis.axes.set_yscale("log")

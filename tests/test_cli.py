@@ -128,6 +128,11 @@ def test_features_and_generalization_figures(tmp_path, figures):
         traj = figures[f"trajectories_{model}.png"].axes[0]
         assert "inner ball (y = -1)" in _legend_texts(traj)
     assert figures["features_anode.png"].axes[0].get_zlabel() == "phi3"
+    assert "start (t = 0)" in _legend_texts(figures["trajectories_node.png"].axes[0])  # 2-D
+    assert main(["features", "--dim", "1", "--epochs", "1", "--quiet",
+                 "--out", str(tmp_path / "f1")]) == 0
+    one_d = _legend_texts(figures["trajectories_node.png"].axes[0])  # h(t) curves, no markers
+    assert "inner ball (y = -1)" in one_d and "start (t = 0)" not in one_d
     assert main(["generalization", "--epochs", "1", "--quiet",
                  "--out", str(tmp_path / "g")]) == 0
     fig = figures["generalization.png"]

@@ -11,7 +11,7 @@ from conftest import CLASSIFIERS, REGRESSORS, make
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -239,6 +239,13 @@ def test_sample_weight_through_cross_val_score_pipeline_and_grid_search(iris):
             sample_weight=False)
         np.testing.assert_allclose(
             cross_val_score(routed, X, names, cv=3, params={"sample_weight": w}), weighted)
+        # the user guide's recipe for an unweighted score of a routed pipeline
+        routed_pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
+                                    clone(routed))
+        unweighted = make_scorer(accuracy_score).set_score_request(sample_weight=False)
+        np.testing.assert_allclose(
+            cross_val_score(routed_pipe, X, names, cv=3, params={"sample_weight": w},
+                            scoring=unweighted), piped)
 
 
 def test_regressor_sample_weight_and_transformed_target(spheres):

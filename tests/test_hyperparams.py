@@ -36,7 +36,8 @@ BAD_VALUES = [
     ("verbose", -1, "an int in the range [0, inf) or a bool"),
     ("on_failure", "ignore", "one of {'raise', 'stop'}"),
     ("random_state", -1, "an int in [0, 2**32 - 1]"),
-    ("device", 3, "a str"),
+    ("device", 3, "a device name ('cpu', 'cuda', 'cuda:1', 'mps', ...)"),
+    ("device", "foo", "or a torch.device"),
     ("warm_start", "yes", "a bool"),
 ]
 

@@ -56,7 +56,7 @@ def test_save_load_restores_everything(cls, labels, spheres, tmp_path):
     assert loaded.device == "cpu"
 
 
-def test_load_refuses_code(tmp_path):
+def test_load_refuses_code(tmp_path, capsys):
     path = tmp_path / "evil.pt"
 
     class Evil:
@@ -64,8 +64,12 @@ def test_load_refuses_code(tmp_path):
             return (print, ("pwned",))
 
     torch.save({"format": "skanode/1", "payload": Evil()}, path)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(ValueError, match=r"evil\.pt is not a skanode model file.*GLOBAL print"
+                       ) as info:
         skanode.load(path)
+    assert "pwned" not in capsys.readouterr().out
+    assert isinstance(info.value.__cause__, pickle.UnpicklingError)
+    assert "unless you trust its source" in str(info.value)
 
 
 def test_load_rejects_other_files(tmp_path):
@@ -73,6 +77,9 @@ def test_load_rejects_other_files(tmp_path):
     torch.save({"w": torch.zeros(2)}, path)
     with pytest.raises(ValueError, match="not a skanode model file"):
         skanode.load(path)
+    (tmp_path / "junk.pt").write_bytes(b"not a model")  # not a pickle: torch's safe loader
+    with pytest.raises(ValueError, match=r"junk\.pt is not a skanode model file"):
+        skanode.load(tmp_path / "junk.pt")
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ValueError, match=r"notes\.txt is not a skanode model file"):
         skanode.load(tmp_path / "notes.txt")

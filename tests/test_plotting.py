@@ -102,6 +102,14 @@ def test_curves_keep_each_models_colour_and_plain_log_labels():
     assert any(labels) and not any("times" in t or "^" in t for t in labels), labels
 
 
+def test_log_labels_on_a_narrow_range_differ():
+    records = [{"label": "ANODE", "curves": {"train_loss": [2.324, 2.316, 2.309, 2.305]}}]
+    ax = plot_curves(records, log=True)
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels(minor=True) if t.get_text()]
+    assert len(labels) >= 2 and len(set(labels)) == len(labels), labels
+
+
 def _cv_results(nfe):
     return {"mean_test_score": -np.array([0.5, 0.4, 0.3, 0.02]),
             "std_test_score": np.full(4, 0.01), "mean_test_nfe": nfe,
