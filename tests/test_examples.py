@@ -30,3 +30,9 @@ def test_tabular_quick_prints_the_table():
 def test_grid_search_quick():
     text = _run(EXAMPLES / "grid_search.py", "--quick")
     assert "best parameters" in text and "Smoke run (--quick)" in text
+
+
+def test_spheres_quick_prints_every_model():
+    text = _run(EXAMPLES / "spheres.py", "--quick")
+    rows = {line.split(" (")[0].split()[0] for line in text.splitlines()[2:]}
+    assert {"NODE", "ANODE", "ResNet"} <= rows
