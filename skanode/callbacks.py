@@ -99,10 +99,13 @@ class DivergenceCheck(Callback):
 
     def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):  # noqa: D102
         if training and loss is not None and not torch.isfinite(loss).all():
+            solver = " or a tighter solver tolerance" if hasattr(net, "rtol") else ""
+            scaled = "; scale the targets (TransformedTargetRegressor)" if getattr(
+                net, "_y_numeric", False) else ""
             raise DivergenceError(
                 f"the training loss became {loss.item()} at epoch {len(net.history)}. "
                 "Try a smaller lr, gradient clipping (skorch.callbacks.GradientNormClipping), "
-                "weight decay (optimizer__weight_decay) or a tighter solver tolerance."
+                f"weight decay (optimizer__weight_decay){solver}{scaled}."
             )
 
 
@@ -203,6 +206,8 @@ class Convergence(Callback):
                            f"({self.best_:.4g}).")
         if {"stopped_early", "failure", "interrupted"} & set(last):
             return
+        if len(net.history) - self.first_epoch_ < net.max_epochs:
+            return  # another callback ended training (skorch's EarlyStopping, say)
         losses = net.history[self.first_epoch_:, "train_loss"]
         window = min(net.n_iter_no_change or 10, len(losses) - 1)
         if window >= 1 and (losses[-window - 1] - losses[-1]) / window > net.tol:

@@ -100,6 +100,31 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         return BaseEstimator.__repr__(self, N_CHAR_MAX=N_CHAR_MAX)
 
     # -- the model ---------------------------------------------------------------------------
+    def _check_module_overrides(self) -> None:
+        # module__hidden_dim=8 beside hidden_dim=16 would build width 8 while get_params
+        # says 16, and a search over hidden_dim would change nothing.
+        if self.module is not self._module_class:
+            return
+        options = self._module_options()
+        for key, value in self.get_params_for("module").items():
+            if key in options and not _equal(value, options[key]):
+                raise ValueError(f"module__{key}={value!r} contradicts {key}={options[key]!r}: "
+                                 f"set {key}={value!r} instead (the estimator's own parameter, "
+                                 "which get_params and searches see).")
+
+    def _check_optimizer_arguments(self) -> None:
+        try:
+            accepted = inspect.signature(self.optimizer).parameters
+        except (TypeError, ValueError):  # not introspectable: the optimizer will say
+            return
+        if any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+            return
+        names = [n for n in accepted if n != "params"]
+        for key in self.get_params_for("optimizer"):
+            if key not in accepted and key != "param_groups" and "__" not in key:
+                raise ValueError(f"optimizer__{key}: {getattr(self.optimizer, '__name__', '')} "
+                                 f"takes no argument {key!r}; it takes {', '.join(names)}.")
+
     def _module_options(self) -> dict[str, Any]:
         names = {p.name for group in self._model_groups for p in group}
         return {name: getattr(self, name) for name in names}
@@ -141,6 +166,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if not hasattr(self, "n_features_in_"):
             raise ValueError(f"{type(self).__name__} infers its input size in fit; call fit "
                              "(or partial_fit) before initialize.")
+        self._check_module_overrides()  # also reached from skorch's set_params(module__...)
         given = self.get_params_for("module")
         inferred = {"input_dim": self._input_shape(), "output_dim": self.n_outputs_}
         for key, value in inferred.items():
@@ -263,6 +289,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
              X_val=None, y_val=None):
         self.check_parameter_names()
         hp.check(self, self.hyperparameters())
+        self._check_module_overrides()
+        self._check_optimizer_arguments()
         check_device(self.device)
         if classes is not None and self._y_numeric:
             raise ValueError("classes is for classifiers; regressors take none.")
@@ -281,6 +309,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
     def _training_data(self, X, y, *, reset, partial, sample_weight, classes, X_val,
                        y_val) -> ArrayDataset:
         X, y = inputs.validate_Xy(self, X, y, reset=reset, y_numeric=self._y_numeric)
+        if not (reset or partial or self._y_numeric):
+            inputs.check_warm_start_classes(self, y)
         target = self._encode_targets(y, reset=reset, classes=classes)
         weights = [w for w in (inputs.sample_weights(sample_weight, len(X)),
                                self._class_weights(target, partial=partial)) if w is not None]
@@ -349,10 +379,21 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         except _StopTraining:
             pass
         except KeyboardInterrupt:
+            if guard is not None and len(self.history) and guard.epoch_ == len(self.history):
+                return  # after the epoch was saved: how skorch's EarlyStopping asks to stop
             epoch = self._restore(guard, "interrupted", True)
             warnings.warn("Training was interrupted (KeyboardInterrupt); the model keeps the "
                           f"weights of its last finished epoch ({epoch}).", UserWarning,
                           stacklevel=4)
+        except KeyError as err:  # skorch's History names the key a callback looked for
+            if "valid_" not in str(err) or dataset.validation is not None or self.train_split:
+                raise
+            self._restore(guard, "failure", f"KeyError: {err}")
+            raise ValueError(
+                f"A callback needs validation scores ({err.args[0]}), but no validation data "
+                "is used (train_split=None, the default).  Use early_stopping=True (skanode's "
+                "own, with validation_fraction), pass X_val / y_val to fit, or set train_split "
+                "(e.g. skorch.dataset.ValidSplit(5)).") from err
         except (SolverError, DivergenceError) as err:
             epoch = self._restore(guard, "failure", f"{type(err).__name__}: {err}")
             if self.on_failure == "raise":
@@ -362,7 +403,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
                           stacklevel=4)
         finally:
             self.notify("on_train_end", X=dataset, y=None)
-            self.n_iter_ = len(self.history)
+            # the history keeps the rows of unfinished epochs, marked; n_iter_ counts finished
+            self.n_iter_ = sum(not _UNFINISHED & row.keys() for row in self.history)
 
     def _split_labels(self, dataset: ArrayDataset) -> np.ndarray | None:
         # skorch's ValidSplit stratifies on y for classifiers
@@ -592,7 +634,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         dtype = fitted.pop("classes_dtype", None)
         for name, value in fitted.items():
             if name == "classes_":
-                value = np.asarray(value, dtype=None if dtype == "object" else np.dtype(dtype))
+                value = np.asarray(value, dtype=object if dtype == "object" else np.dtype(dtype))
             elif name == "feature_names_in_":
                 value = np.asarray(value, dtype=object)
             elif isinstance(value, list):
@@ -615,7 +657,15 @@ _MIN_PREDICT_ROWS = 8
 # Rows per prediction batch where results do not depend on the batch (MLP models).
 _LARGE_PREDICT_BATCH = 4096
 # Fewer held-out samples than this make early stopping a coin toss; fit warns.
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.all(np.asarray(a, dtype=object) == np.asarray(b, dtype=object)))
+    except ValueError:  # shapes that cannot be compared
+        return False
+
+
 _MIN_VALIDATION = 10
+_UNFINISHED = frozenset({"interrupted", "failure"})  # history keys of epochs that did not end
 
 
 def _padded(fn, x: torch.Tensor, axis: int = 0) -> torch.Tensor:
@@ -821,6 +871,10 @@ _ATTRIBUTES = """\
     history_ : skorch.History
         Per-epoch and per-batch records, ``forward_nfe`` and ``backward_nfe``
         included.
+    n_iter_ : int
+        Epochs trained to the end, over all ``fit`` / ``partial_fit`` calls since
+        the model was initialised (an epoch cut short by a failure or Ctrl-C
+        keeps its marked row in the history but is not counted).
 """
 
 _CLASSES_ATTRIBUTE = """\

@@ -399,7 +399,7 @@ re-initialising.""", bool),
 
 CLASSIFICATION = (
     _p("classes", None, [NONE, Satisfies(lambda v: len(v) >= 2 and len(set(v)) == len(v),
-                                         "None or a sequence of at least 2 distinct labels")],
+                                         "a sequence of at least 2 distinct labels")],
        "array-like or None", """
 The class labels, in the order of ``predict_proba``'s columns.  ``None`` takes
 the sorted labels of ``y`` in the first ``fit``.""", Any),

@@ -245,6 +245,10 @@ class ClassLabels:
         if classes.ndim != 1:
             raise ValueError(f"classes must be one-dimensional, got shape {classes.shape}.")
         if len(classes) < 2:
+            if chosen is not None:
+                name = "classes" if given is not None else "partial_fit(classes=...)"
+                raise ValueError(f"{name} must hold at least 2 distinct labels, got "
+                                 f"{classes.tolist()!r}.")
             raise ValueError("Classifier can't train when only one class is present "
                              f"(got only {classes!r}).")
         if len(np.unique(classes)) != len(classes):
@@ -266,6 +270,22 @@ class ClassLabels:
 def _same(a: Any, b: Any) -> bool:
     a, b = np.asarray(a), np.asarray(b)
     return a.shape == b.shape and bool(np.all(a == b))
+
+
+def check_warm_start_classes(est: Any, y: Any) -> None:
+    """Check that a ``warm_start`` fit sees the first fit's classes, as ``MLPClassifier`` does.
+
+    Labels missing from ``y`` would silently stay in ``classes_`` (and new ones
+    cannot be learned); a fixed ``classes`` parameter says the subset is intended.
+    """
+    if est.classes is not None:
+        return
+    seen = np.unique(column_or_1d(y))
+    if not _same(np.sort(est.classes_), seen):
+        raise ValueError(f"warm_start can only be used where y has the same classes as in the "
+                         f"previous fit: it had {est.classes_.tolist()!r}, got "
+                         f"{seen.tolist()!r}.  Set the classes parameter to train on some of "
+                         "them, or fit with warm_start=False.")
 
 
 def class_labels(est: Any, y: np.ndarray, *, reset: bool, partial: Any = None) -> np.ndarray:

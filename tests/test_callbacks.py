@@ -1,14 +1,23 @@
 """NFE records, and training that fails or is interrupted never leaves a half-updated model."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from conftest import make
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import ValidSplit
 
-from skanode import ANODEClassifier, DivergenceError, NODEClassifier, SolverError
+from skanode import (
+    ANODEClassifier,
+    DivergenceError,
+    NODEClassifier,
+    ResNetRegressor,
+    SolverError,
+)
 
 
 # -- NFE -----------------------------------------------------------------------------------------
@@ -75,6 +84,16 @@ def _assert_weights(est, state):
         torch.testing.assert_close(value, state[name])
 
 
+def test_divergence_remedies_fit_the_model(spheres):
+    X, y = spheres
+    with pytest.raises(DivergenceError, match="tighter solver tolerance") as info:
+        make(NODEClassifier, callbacks=[("poison", PoisonAt(1))]).fit(X, y)
+    assert "scale the targets" not in str(info.value)
+    with pytest.raises(DivergenceError, match="scale the targets") as info:  # a ResNet has
+        make(ResNetRegressor, callbacks=[("poison", PoisonAt(1))]).fit(X, y * 1.0)  # no solver
+    assert "solver" not in str(info.value)
+
+
 @pytest.mark.parametrize("policy", ["raise", "stop"])
 def test_non_finite_loss_restores_last_good_epoch(policy, spheres):
     X, y = spheres
@@ -105,7 +124,7 @@ def test_solver_error_restores_last_good_epoch(policy, spheres):
         with pytest.warns(UserWarning, match=r"Training stopped at epoch 2: .*step limit"):
             est.fit(X, y)
     _assert_weights(est, snap.state)  # the weights of epoch 1
-    assert len(est.history) == 2
+    assert len(est.history) == 2 and est.n_iter_ == 1
     assert est.history[-1, "failure"].startswith("SolverError: ODE solver 'dopri5'")
 
 
@@ -144,10 +163,10 @@ def test_ctrl_c_keeps_last_finished_epoch(spheres):
         est.fit(X, y)
     _assert_weights(est, snap.state)
     assert est.history[-1, "interrupted"] is True
-    assert len(est.history) == 3
+    assert len(est.history) == 3 and est.n_iter_ == 2  # the unfinished epoch does not count
     assert np.isfinite(est.predict_proba(X)).all()
     est.set_params(callbacks=[]).partial_fit(X, y)  # training can go on from there
-    assert len(est.history) == 3 + 6
+    assert len(est.history) == 3 + 6 and est.n_iter_ == 2 + 6
 
 
 def test_grid_search_scores_a_failing_candidate_nan_and_goes_on(spheres):
@@ -162,3 +181,16 @@ def test_grid_search_scores_a_failing_candidate_nan_and_goes_on(spheres):
     with pytest.raises(SolverError, match="max_num_steps=1"):
         GridSearchCV(ANODEClassifier(max_epochs=1, max_num_steps=1), {"lr": [1e-3]}, cv=2,
                      error_score="raise").fit(X, y)
+
+
+def test_skorchs_early_stopping_ends_training_quietly(spheres):
+    X, y = spheres
+    es = [("es", EarlyStopping(patience=2))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither "interrupted" nor ConvergenceWarning
+        est = make(ANODEClassifier, max_epochs=200, callbacks=es,
+                   train_split=ValidSplit(5, stratified=True)).fit(X, y)
+    assert est.n_iter_ == len(est.history) < 200
+    assert "interrupted" not in est.history[-1]
+    with pytest.raises(ValueError, match=r"needs validation scores .*early_stopping=True"):
+        make(ANODEClassifier, callbacks=es).fit(X, y)  # train_split=None: no valid_loss

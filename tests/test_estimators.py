@@ -127,6 +127,29 @@ def test_partial_fit_with_classes_over_batches_missing_a_class(iris_scaled):
         est.partial_fit(X[:2], np.array(["setosa", "rose"]))
 
 
+def test_classes_of_one_label_name_the_argument(iris_scaled):
+    X, names = iris_scaled
+    with pytest.raises(ValueError, match=r"partial_fit\(classes=...\) must hold at least 2"):
+        make(ANODEClassifier).partial_fit(X, names, classes=["setosa"])
+    with pytest.raises(ValueError, match=r"'classes' parameter .* must be None or a sequence "
+                                         r"of at least 2 distinct labels\. Got \['setosa'\]"):
+        make(ANODEClassifier, classes=["setosa"]).fit(X, names)
+
+
+def test_warm_start_needs_the_same_classes_unless_they_are_fixed(iris_scaled):
+    X, names = iris_scaled
+    some = names != "virginica"
+    est = make(ANODEClassifier, warm_start=True).fit(X, names)
+    weights = {k: v.clone() for k, v in est.module_.state_dict().items()}
+    with pytest.raises(ValueError, match=r"warm_start .* had \['setosa', 'versicolor', "
+                                         r"'virginica'\], got \['setosa', 'versicolor'\]"):
+        est.fit(X[some], names[some])
+    assert all(torch.equal(v, weights[k]) for k, v in est.module_.state_dict().items())
+    fixed = make(ANODEClassifier, warm_start=True, classes=["setosa", "versicolor", "virginica"])
+    fixed.fit(X, names).fit(X[some], names[some])  # the subset is intended
+    assert list(fixed.classes_) == ["setosa", "versicolor", "virginica"]
+
+
 # -- scikit-learn's tools ----------------------------------------------------------------------
 @pytest.mark.parametrize("cls", CLASSIFIERS + REGRESSORS)
 def test_clone_and_pickle_round_trip(cls, spheres):
@@ -348,9 +371,13 @@ def test_hyperparameters_are_plain_params_and_reach_the_module(spheres):
     assert block.solver == "bosh3" and block.rtol == 1e-2
     assert block.dynamics.fc1.out_features == 7
     assert isinstance(block.dynamics.act, torch.nn.Tanh)
-    # skorch's module__ routing still overrides
-    est.set_params(module__hidden_dim=5).fit(X, y)
-    assert est.module_.odeblock.dynamics.fc1.out_features == 5
+    # a module__ argument that contradicts the estimator's own parameter is refused,
+    # so that get_params and a search over hidden_dim say what is built
+    with pytest.raises(ValueError, match=r"module__hidden_dim=5 contradicts hidden_dim=7: "
+                                         r"set hidden_dim=5"):
+        est.set_params(module__hidden_dim=5).fit(X, y)
+    assert est.module_.odeblock.dynamics.fc1.out_features == 7  # the fitted model is kept
+    est.set_params(module__hidden_dim=7).fit(X, y)  # agreeing is harmless
 
 
 def test_resnet_layers_param_and_its_nfe(spheres):

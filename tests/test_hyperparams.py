@@ -4,6 +4,7 @@ import inspect
 
 import numpy as np
 import pytest
+import torch
 from conftest import CLASSIFIERS, REGRESSORS, make
 from sklearn.model_selection import GridSearchCV
 
@@ -84,6 +85,11 @@ def test_unknown_constructor_arguments_are_reported_with_a_suggestion(spheres):
         ANODEClassifier(hiden_dim=4).fit(X, y)
     with pytest.raises(ValueError, match=r"did you mean 'iterator_train__shuffle'"):
         ANODEClassifier(iterator_train_shuffle=False).fit(X, y)
+    with pytest.raises(ValueError, match=r"optimizer__bogus: Adam takes no argument 'bogus'; "
+                                         r"it takes lr, betas, eps, weight_decay"):
+        ANODEClassifier(optimizer__bogus=1).fit(X, y)
+    est = ANODEClassifier(max_epochs=1, optimizer=torch.optim.SGD, optimizer__momentum=0.9)
+    assert est.fit(X, y).optimizer_.defaults["momentum"] == 0.9
 
 
 def test_modules_take_the_same_options_and_defaults():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import skanode
-from skanode import ANODEClassifier, NODERegressor, ResNetClassifier
+from skanode import ANODEClassifier, NODEClassifier, NODERegressor, ResNetClassifier
 
 
 @pytest.mark.parametrize("how", ["save", "pickle"])
@@ -31,6 +31,7 @@ def test_training_continues_exactly_after_a_round_trip(how, spheres, tmp_path):
 
 @pytest.mark.parametrize("cls, labels", [
     (ANODEClassifier, np.array(["in", "out"])),
+    (NODEClassifier, np.array(["in", "out"], dtype=object)),  # as pandas gives strings
     (ResNetClassifier, np.array([3, 7])),
     (NODERegressor, None),
 ])
@@ -50,6 +51,7 @@ def test_save_load_restores_everything(cls, labels, spheres, tmp_path):
     if labels is not None:
         np.testing.assert_array_equal(loaded.classes_, est.classes_)
         assert loaded.classes_.dtype == est.classes_.dtype
+        assert loaded.predict(df).dtype == est.predict(df).dtype
         np.testing.assert_array_equal(loaded.predict_proba(df), est.predict_proba(df))
     np.testing.assert_array_equal(loaded.predict(df), est.predict(df))
     assert len(loaded.history) == 2 and loaded.n_iter_ == est.n_iter_
