@@ -668,7 +668,7 @@ def _plot_features(records: Sequence[dict], out: Path, args) -> None:
         fig, axes = _figure(1, width=5.4, height=5.0, three_d=(0,) if dims >= 3 else ())
         plot_trajectories(rec["estimator"], rec["snapshot_X"][:150], rec["snapshot_y"][:150],
                           ax=axes[0])
-        shown = f" (first 3 of {dims} dimensions)" if dims > 3 else ""
+        shown = f"\n(the first 3 of its {dims} dimensions)" if dims > 3 else ""  # fits the width
         axes[0].set_title(f"{rec['label']}: flows of 150 points from t = 0 to T{shown}")
         ends = [Line2D([], [], ls="", marker="o", mfc="none", mec="k", label="start (t = 0)"),
                 Line2D([], [], ls="", marker="o", color="k", ms=4, label="end (t = T)")]
@@ -907,7 +907,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = _Progress(runs * args.epochs, command, args.quiet) if runs else None
     try:
         summary = _RUNNERS[command](args, out, progress)
-    except (ValueError, RuntimeError, FileNotFoundError, ImportError) as err:
+    except (ValueError, RuntimeError, OSError, ImportError) as err:
         if progress is not None:
             progress.close()
         print(f"skanode {command}: error: {err}", file=sys.stderr)

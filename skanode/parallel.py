@@ -52,7 +52,12 @@ def dask_client(scheduler: str | None = None, local_workers: int | None = None):
     except ImportError as err:  # pragma: no cover - depends on the extra
         raise ImportError("Dask is optional: pip install 'skanode[distributed]'.") from err
     if scheduler is not None:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler)
+        except OSError as err:  # distributed's "Timed out trying to connect ..."
+            raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler}: "
+                                  f"{err}") from err
+        with client:
             client.run(warm_up)
             yield client
         return

@@ -66,6 +66,16 @@ def test_matched_filters_reproduce_the_papers_choice():
                                 time_channels=False) == 92
 
 
+def test_matched_filters_have_no_upper_limit():
+    # the ANODE's linear head on 13x64x64 states is 10.6M weights: the NODE needs ~955 filters
+    shape, target = (3, 64, 64), count_parameters((3, 64, 64), 200, num_filters=64,
+                                                  augment_dim=10)
+    k = matched_node_filters(shape, 200, anode_filters=64, augment_dim=10)
+    sizes = [count_parameters(shape, 200, num_filters=j) for j in (k - 1, k, k + 1)]
+    assert abs(sizes[1] - target) <= min(abs(sizes[0] - target), abs(sizes[2] - target))
+    assert paper_image_model("tinyimagenet", "node")["num_filters"] == 125  # the paper's pair
+
+
 def test_flat_and_4d_input_give_identical_results():
     X, y = load_digits_images()
     X, y = X[:96], y[:96]

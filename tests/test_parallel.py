@@ -82,3 +82,17 @@ def test_search_command_on_a_local_dask_cluster(tmp_path):
     assert (tmp_path / "search_anode_d2.png").exists()
     results = pd.read_csv(tmp_path / "cv_results_anode_d2.csv")
     assert {"mean_test_score", "mean_test_nfe", "mean_fit_time"} <= set(results.columns)
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    from skanode.cli import main
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code = main(["search", "--quick", "--scheduler", "tcp://127.0.0.1:1",
+                     "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("skanode search: error: cannot reach the Dask scheduler at "
+                             "tcp://127.0.0.1:1")
