@@ -179,8 +179,12 @@ class Convergence(Callback):
             return
         value = net.history[-1].get(self.monitor_)
         if value is None:
-            raise ValueError(f"early stopping needs {self.monitor_!r} in the history, "
-                             "but no validation data was used.")
+            raise ValueError(
+                "early stopping needs 'valid_loss' in the history, but no validation data was "
+                "used." if self.monitor_ == "valid_loss" else
+                "convergence control reads 'train_loss' from the history, which the "
+                "train_loss callback writes: keep it, or turn this off with "
+                "callbacks__convergence=None.")
         self.misses_ = self.misses_ + 1 if value > self.best_ - net.tol else 0
         if value < self.best_:
             self.best_ = value

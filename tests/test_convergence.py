@@ -142,6 +142,10 @@ def test_convergence_parameters_are_validated(spheres):
         with pytest.raises(ValueError, match=f"'{name}' parameter"):
             make(ANODEClassifier, **{name: value}).fit(X, y)
 
+    with pytest.raises(ValueError, match=r"reads 'train_loss' .* callbacks__convergence=None"):
+        make(ANODEClassifier, callbacks__train_loss=None).fit(X, y)
+    make(ANODEClassifier, callbacks__train_loss=None, callbacks__convergence=None).fit(X, y)
+
 
 def test_log_sink_is_plain(spheres):
     from skanode.callbacks import PrintLog
