@@ -147,8 +147,19 @@ def _unflatten_images(est: Any, X: np.ndarray, seen: tuple | None, reset: bool) 
     return X.reshape(len(X), *shape)
 
 
+def _float32(a: np.ndarray, what: str, remedy: str) -> np.ndarray:
+    """Cast to float32; values finite in float64 but beyond float32's range are an error."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(out).all():  # the inputs were checked finite: the cast overflowed
+        big = float(np.max(np.abs(np.asarray(a, dtype=np.float64))))
+        raise ValueError(f"{what} has values too large for float32, in which the network "
+                         f"computes (up to {big:.3g}; float32 ends at 3.4e+38): {remedy}.")
+    return out
+
+
 def _as_tensor(X: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
+    return torch.as_tensor(_float32(X, "X", "scale it (StandardScaler)"))
 
 
 def validate_X(est: Any, X: Any, *, reset: bool = False) -> torch.Tensor:
@@ -345,7 +356,8 @@ def regression_targets(est: Any, y: np.ndarray, *, reset: bool) -> np.ndarray:
     elif n_outputs != est.n_outputs_:
         raise ValueError(f"y has {n_outputs} target(s), but {type(est).__name__} was fitted "
                          f"with {est.n_outputs_}.")
-    return np.ascontiguousarray(y.reshape(len(y), -1), dtype=np.float32)
+    return _float32(y.reshape(len(y), -1), "y", "scale it (TransformedTargetRegressor with "
+                    "StandardScaler)")
 
 
 # -- weights ---------------------------------------------------------------------------------

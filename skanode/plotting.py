@@ -6,6 +6,7 @@ function takes an optional ``ax`` and returns the axes it drew on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -38,9 +39,21 @@ def _axes(ax=None, *, three_d: bool = False):
     return fig.add_subplot(projection="3d" if three_d else None)
 
 
-def _colors(y: np.ndarray) -> list:
-    y = np.sign(np.asarray(y, dtype=float).ravel())
-    return [_CLASS_COLORS.get(int(v), "tab:gray") for v in y]
+def _colors(y: Any) -> list:
+    """One colour per class for labels (red, blue for two); by sign for continuous targets."""
+    y = np.asarray(y).ravel()
+    if y.dtype.kind == "f" and len(np.unique(y[np.isfinite(y)])) > 10:  # a regression target
+        return [_CLASS_COLORS.get(int(v), "tab:gray") if np.isfinite(v) else "tab:gray"
+                for v in np.sign(y)]
+    classes, index = np.unique(y.astype(str) if y.dtype.kind == "O" else y,
+                               return_inverse=True)
+    if len(classes) <= 2:  # the paper's -1 / +1 (and any two labels, in sorted order)
+        palette = ["tab:red", "tab:blue"]
+    else:
+        import matplotlib.pyplot as plt
+
+        palette = list(plt.get_cmap("tab10" if len(classes) <= 10 else "tab20").colors)
+    return [palette[i % len(palette)] for i in index.ravel()]
 
 
 def _band(ax, curves: Sequence[Sequence[float]], label: str, color=None, log: bool = False):
@@ -85,10 +98,16 @@ def plot_history(estimators: Any, key: str = "train_loss", *, ax=None, label: st
     if not isinstance(estimators, Iterable):
         estimators = [estimators]
     estimators = list(estimators)
-    ax = _axes(ax)
     curves = [[row[key] for row in est.history if key in row] for est in estimators]
+    if not all(curves):
+        keys = sorted({k for est in estimators for row in est.history for k in row
+                       if k not in ("batches", "epoch")})
+        raise ValueError(f"plot_history: {key!r} is not in the history; it has {keys}.")
+    ax = _axes(ax)
     _band(ax, curves, label or type(estimators[0]).__name__, log=log)
-    _finish_curve_axes(ax, key, log)
+    criterion = getattr(estimators[0], "criterion_", None)
+    loss = type(criterion).__name__.removesuffix("Loss") if criterion is not None else None
+    _finish_curve_axes(ax, key, log, loss=loss)
     return ax
 
 
@@ -126,8 +145,10 @@ def plot_curves(records: Sequence[dict], key: str = "train_loss", *, ax=None,
     return ax
 
 
-def _finish_curve_axes(ax, key: str, log: bool) -> None:
-    names = {"train_loss": "training loss (MSE)", "valid_loss": "validation loss",
+def _finish_curve_axes(ax, key: str, log: bool, loss: str | None = "MSE") -> None:
+    kind = {"CrossEntropy": "cross-entropy"}.get(loss, loss)
+    names = {"train_loss": f"training loss ({kind})" if kind else "training loss",
+             "valid_loss": f"validation loss ({kind})" if kind else "validation loss",
              "forward_nfe": "forward NFE per batch", "backward_nfe": "backward NFE per batch",
              "valid_acc": "validation accuracy"}
     from matplotlib.ticker import MaxNLocator
@@ -177,9 +198,11 @@ def plot_trajectories(estimator, X, y=None, *, times: Sequence[float] | None = N
     plane, or, on a 3-D ``ax``, as paths in ``(t, h1, h2)`` (e.g. a 1-D input
     augmented by 1: the lift into the augmented dimension becomes visible); 3-D
     states (e.g. a 2-D input augmented by 1) as paths in space.  For larger
-    states the first three coordinates are drawn.  Points are coloured by the
-    sign of ``y``; in 2-D and 3-D, a hollow circle marks where a path starts and
-    a dot where it ends.  A few trajectories are drawn thick, many thin.
+    states the first three coordinates are drawn.  Points are coloured by class
+    (red and blue for two labels, such as the paper's -1 / +1), or by the sign
+    of a continuous ``y``; in the plane a hollow circle marks where a path
+    starts and a dot where it ends, in 3-D a dot marks the end.  A few
+    trajectories are drawn thick, many thin.
 
     Parameters
     ----------
@@ -216,6 +239,9 @@ def plot_trajectories(estimator, X, y=None, *, times: Sequence[float] | None = N
     time_label = "t" if is_ode else "layer"
     if ax is None:
         ax = _axes(ax, three_d=state_dim >= 3)
+    elif state_dim >= 3 and ax.name != "3d":
+        raise ValueError(f"plot_trajectories draws a {state_dim}-D state in 3-D: pass "
+                         "ax=fig.add_subplot(projection='3d'), or no ax.")
     if state_dim == 1:
         for i, c in enumerate(colors):
             ax.plot(times, traj[:, i, 0], color=c, **style)
@@ -316,7 +342,10 @@ def plot_vector_field(estimator, *, t: float = 0.0, bounds: tuple[float, float] 
     """
     import torch
 
-    block = estimator.module_.odeblock
+    block = getattr(estimator.module_, "odeblock", None)
+    if block is None:
+        raise ValueError(f"plot_vector_field draws the vector field of a NODE / ANODE; "
+                         f"{type(estimator).__name__} has none.")
     field = block.dynamics
     dim = field.dim
     if dim not in (1, 2):
@@ -403,7 +432,9 @@ def plot_input_map(estimator=None, *, grid=None, X=None, y=None,
     Parameters
     ----------
     estimator : fitted estimator with 2 input features, default=None
-        Evaluated on an ``n`` x ``n`` grid over ``bounds``.
+        Evaluated on an ``n`` x ``n`` grid over ``bounds``: a regressor's output
+        (clipped to [-1.5, 1.5], the paper's targets being -1 and +1) or a
+        binary classifier's probability of its second class.
     grid : tuple (gx, gy, values), default=None
         A precomputed map instead of ``estimator``.
     X, y : array-like, default=None
@@ -421,16 +452,34 @@ def plot_input_map(estimator=None, *, grid=None, X=None, y=None,
     -------
     matplotlib axes
     """
+    low, high, label = -1.5, 1.5, "model output"
     if grid is None:
+        if getattr(estimator, "n_features_in_", 2) != 2:
+            raise ValueError(f"plot_input_map draws models of 2 input features; this one has "
+                             f"{estimator.n_features_in_}.")
         axis = np.linspace(*bounds, n)
         gx, gy = np.meshgrid(axis, axis)
-        values = estimator.predict(np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+        points = np.column_stack([gx.ravel(), gy.ravel()])
+        if hasattr(estimator, "predict_proba"):  # a classifier: the second class's probability
+            classes = estimator.classes_
+            if len(classes) != 2:
+                raise ValueError(f"plot_input_map colours by one output: a regressor's, or a "
+                                 f"binary classifier's probability; this classifier has "
+                                 f"{len(classes)} classes.")
+            values = estimator.predict_proba(points)[:, 1]
+            low, high, label = 0.0, 1.0, f"P(y = {classes[1]})"
+        else:
+            values = np.asarray(estimator.predict(points), dtype=float)
+            if values.ndim > 1 and values.shape[1] > 1:
+                raise ValueError("plot_input_map colours by one output; this regressor has "
+                                 f"{values.shape[1]}.")
+        values = values.reshape(gx.shape)
     else:
         gx, gy, values = grid
     ax = _axes(ax)
-    mesh = ax.contourf(gx, gy, np.clip(values, -1.5, 1.5), levels=np.linspace(-1.5, 1.5, 31),
+    mesh = ax.contourf(gx, gy, np.clip(values, low, high), levels=np.linspace(low, high, 31),
                        cmap="RdBu")
-    ax.figure.colorbar(mesh, ax=ax, label="model output")
+    ax.figure.colorbar(mesh, ax=ax, label=label)
     if X is not None:
         ax.scatter(X[:, 0], X[:, 1], c=_colors(y) if y is not None else "k", s=3,
                    edgecolors="none", alpha=0.6)
@@ -516,23 +565,30 @@ def _fmt_param(value) -> str:
     return f"{value:g}" if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
 
 
-def plot_search_results(cv_results, *, axes=None, title: str | None = None):
-    """Draw a grid search's candidates: error against cost, and every candidate ranked.
+def plot_search_results(cv_results, *, metric: str | None = None, axes=None,
+                        title: str | None = None):
+    """Draw a search's candidates: score against cost, and every candidate ranked.
 
     The left panel places each candidate at its cost (the mean training forward
-    NFE when recorded, else the mean fit time) and its cross-validated mean
-    squared error; colour codes the learning rate (or the first searched
-    parameter) and the marker a second searched parameter.  The right panel
-    lists every candidate, best first, with all its searched values and the
-    spread over the folds.  The best candidate is ringed in both.
+    NFE when recorded, else the mean fit time) and its cross-validated score;
+    colour codes the learning rate (or the first searched parameter) and the
+    marker a second searched parameter.  The right panel lists every candidate,
+    best first, with all its searched values and the spread over the folds.
+    The best candidate is ringed in both.  A negated error (``neg_*`` scorers,
+    the paper's ``neg_mean_squared_error``) is drawn as the error, on a log
+    axis; other scores (accuracy, R^2) as they are.
 
     Parameters
     ----------
     cv_results : dict or DataFrame
-        ``GridSearchCV.cv_results_`` of a search scored by negative MSE
-        (``mean_test_score``, ``std_test_score``, ``param_*``, and
-        ``mean_test_nfe`` or ``mean_fit_time``), or the same as a DataFrame
-        (e.g. read back from ``cv_results_*.csv``).
+        ``GridSearchCV.cv_results_`` (or ``RandomizedSearchCV``'s), or the same
+        as a DataFrame (e.g. read back from ``cv_results_*.csv``):
+        ``mean_test_<metric>``, ``param_*``, optionally ``std_test_<metric>``
+        and ``mean_test_nfe`` (else ``mean_fit_time`` is the cost).
+    metric : str, default=None
+        The scorer's name in a multi-metric search (``"accuracy"``, ...); by
+        default ``"score"`` for a single-metric search, else the first metric
+        that is not ``"nfe"``.
     axes : pair of matplotlib axes, default=None
         Where to draw; a new figure if None.
     title : str, default=None
@@ -549,9 +605,23 @@ def plot_search_results(cv_results, *, axes=None, title: str | None = None):
 
     results = pd.DataFrame(cv_results).reset_index(drop=True)
     varied, params = _param_table(results)
-    mse = -results["mean_test_score"].to_numpy(dtype=float)
-    spread = results["std_test_score"].to_numpy(dtype=float) if "std_test_score" in results \
-        else np.zeros(len(results))
+    metrics = [c[len("mean_test_"):] for c in results.columns if c.startswith("mean_test_")]
+    if metric is None:
+        metric = "score" if "score" in metrics else next((m for m in metrics if m != "nfe"),
+                                                         None)
+    if metric not in metrics:
+        raise ValueError(f"plot_search_results: no mean_test_{metric} in cv_results; its "
+                         f"metrics are {metrics}.")
+    score = results[f"mean_test_{metric}"].to_numpy(dtype=float)
+    folds = sum(1 for c in results.columns if re.fullmatch(rf"split\d+_test_{metric}", c))
+    # A negated error (every score <= 0) is drawn as the error on a log axis, lower first.
+    error = bool(np.isfinite(score).any() and np.nanmax(score) <= 0)
+    mse = -score if error else score  # the value drawn
+    name = ("mean squared error" if metric == "score" else
+            metric.removeprefix("neg_").replace("_", " ")) if error else metric
+    what = f"CV {name}" + (f" ({folds} folds)" if folds else "")
+    spread = results[f"std_test_{metric}"].to_numpy(dtype=float) \
+        if f"std_test_{metric}" in results else np.zeros(len(results))
     use_nfe = "mean_test_nfe" in results and results["mean_test_nfe"].notna().any()
     cost = results["mean_test_nfe" if use_nfe else "mean_fit_time"].to_numpy(dtype=float)
     own_figure = axes is None
@@ -570,7 +640,8 @@ def plot_search_results(cv_results, *, axes=None, title: str | None = None):
     marker_values = (sorted({p[marker_key] for p in params}, key=_sort_key)
                      if marker_key else [None])
     marker_of = {v: _MARKERS[i % len(_MARKERS)] for i, v in enumerate(marker_values)}
-    best = int(np.nanargmin(mse)) if np.isfinite(mse).any() else None
+    ranked = mse if error else -mse  # lower is better
+    best = int(np.nanargmin(ranked)) if np.isfinite(ranked).any() else None
 
     for i, p in enumerate(params):
         left.scatter(cost[i], mse[i], color=color_of[p[color_key]],
@@ -581,8 +652,9 @@ def plot_search_results(cv_results, *, axes=None, title: str | None = None):
                      linewidths=1.5, zorder=4)
     left.set_xlabel("mean training forward NFE per batch" if use_nfe
                     else "mean fit time per fold (s)")
-    left.set_ylabel("CV mean squared error (3 folds)")
-    _log_axis(left.yaxis)
+    left.set_ylabel(what)
+    if error:
+        _log_axis(left.yaxis)
     left.xaxis.set_major_locator(MaxNLocator(nbins=4))
     left.xaxis.set_major_formatter(ScalarFormatter(useOffset=False))
     left.grid(alpha=0.3)
@@ -600,10 +672,12 @@ def plot_search_results(cv_results, *, axes=None, title: str | None = None):
     left.legend(handles=handles, fontsize="small", loc="best", framealpha=0.8)
     left.set_title(title or "grid search candidates")
 
-    order = np.argsort(np.where(np.isfinite(mse), mse, np.inf))
+    order = np.argsort(np.where(np.isfinite(ranked), ranked, np.inf), kind="stable")
     rows = np.arange(len(order))
     for row, i in zip(rows, order):
-        low = max(mse[i] - spread[i], mse[i] * 0.2) if np.isfinite(mse[i]) else np.nan
+        low = mse[i] - spread[i]
+        if error:  # a log axis: the bar stops short of zero
+            low = max(low, mse[i] * 0.2) if np.isfinite(mse[i]) else np.nan
         right.plot([low, mse[i] + spread[i]], [row, row], color="0.6", lw=1)
         right.scatter(mse[i], row, color=color_of[params[i][color_key]],
                       marker=marker_of[params[i][marker_key] if marker_key else None], s=36,
@@ -613,8 +687,9 @@ def plot_search_results(cv_results, *, axes=None, title: str | None = None):
     right.set_yticklabels([", ".join(f"{_PARAM_NAMES.get(k, k)} {_fmt_param(params[i][k])}"
                                      for k in varied) for i in order], fontsize="small")
     right.invert_yaxis()
-    _log_axis(right.xaxis)
-    right.set_xlabel("CV mean squared error (± std over folds)")
+    if error:
+        _log_axis(right.xaxis)
+    right.set_xlabel(f"CV {name} (± std over folds)")
     right.set_title("candidates, best first")
     right.grid(alpha=0.3, axis="x")
     if own_figure:

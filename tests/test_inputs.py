@@ -31,6 +31,7 @@ BAD_X = [
     ("complex", lambda X: X.astype(complex), ValueError, "Complex data not supported"),
     ("strings", lambda X: X.astype(str).astype(object) + "x", ValueError, "convert"),
     ("sparse", lambda X: sp.csr_matrix(X), TypeError, "[Ss]parse"),
+    ("beyond float32", lambda X: X * 1e39, ValueError, "X has values too large for float32"),
 ]
 
 
@@ -46,6 +47,13 @@ def test_bad_X(name, make_bad, error, match, method, spheres, fitted):
             fitted.score(Xbad, y[: len(Xbad)] if hasattr(Xbad, "__len__") else y)
         else:
             getattr(fitted, method)(Xbad)
+
+
+def test_regression_targets_beyond_float32(spheres):
+    X, y = spheres
+    with pytest.raises(ValueError, match=r"y has values too large for float32.*"
+                                         r"TransformedTargetRegressor"):
+        NODERegressor(**FAST).fit(X, y * 1e39)
 
 
 def test_no_solve_before_the_error(fitted, spheres):

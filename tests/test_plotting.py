@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from skanode import ANODERegressor, NODERegressor, ResNetRegressor
+from skanode import ANODEClassifier, ANODERegressor, NODERegressor, ResNetRegressor
 from skanode.datasets import make_concentric_spheres, make_g1d
 from skanode.plotting import (
     MODEL_COLORS,
@@ -150,3 +150,61 @@ def test_class_legend_handles():
     handles = class_legend_handles({-1: "inner", 1: "outer"})
     assert [h.get_label() for h in handles] == ["inner", "outer"]
     assert [h.get_color() for h in handles] == ["tab:red", "tab:blue"]
+
+
+def test_points_are_coloured_by_class_for_any_labels(data):
+    from matplotlib.colors import to_hex
+
+    X, y = data
+    three = np.digitize(np.linalg.norm(X, axis=1), [0.75, 1.25])  # classes 0, 1, 2
+    clf = ANODEClassifier(augment_dim=1, **FAST).fit(X, three)
+    ax = plot_features(clf, three, X=X)
+    colours = {to_hex(c) for c in ax.collections[0].get_facecolors()}
+    assert len(colours) == 3  # one per class, none grey
+    names = np.where(y > 0, "out", "in")
+    two = ANODEClassifier(**FAST).fit(X, names)
+    ax = plot_trajectories(two, X, names)
+    assert {to_hex(line.get_color()) for line in ax.lines} == {to_hex("tab:red"),
+                                                                to_hex("tab:blue")}
+    ax = plot_input_map(two, X=X, y=names, n=10)  # the probability of "out"
+    assert ax.figure.axes[-1].get_ylabel() == "P(y = out)"
+    with pytest.raises(ValueError, match="binary classifier's probability; this classifier "
+                                         "has 3 classes"):
+        plot_input_map(clf, n=5)
+
+
+def test_plotting_helpers_refuse_what_they_cannot_draw(data):
+    X, y = data
+    with pytest.raises(ValueError, match="vector field of a NODE / ANODE; ResNetRegressor"):
+        plot_vector_field(ResNetRegressor(**FAST).fit(X, y))
+    anode = ANODERegressor(augment_dim=1, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match=r"3-D state in 3-D: pass ax=fig.add_subplot"):
+        plot_trajectories(anode, X, y, ax=plt.figure().add_subplot())
+    with pytest.raises(ValueError, match=r"'valid_loss' is not in the history; it has \["):
+        plot_history(anode, "valid_loss")
+
+
+def test_history_axis_names_the_estimators_loss(data):
+    X, y = data
+    clf = ANODEClassifier(**FAST).fit(X, y > 0)
+    assert plot_history(clf).get_ylabel() == "training loss (cross-entropy)"
+    assert plot_history(NODERegressor(**FAST).fit(X, y)).get_ylabel() == "training loss (MSE)"
+
+
+def test_search_results_of_an_accuracy_search_with_nfe(data):
+    from sklearn.model_selection import GridSearchCV
+
+    from skanode.scoring import nfe_scorer
+
+    X, y = data
+    search = GridSearchCV(ANODEClassifier(**FAST), {"lr": [1e-3, 1e-2]}, cv=2,
+                          scoring={"accuracy": "accuracy", "nfe": nfe_scorer()},
+                          refit="accuracy").fit(X, y > 0)
+    left, right = plot_search_results(search.cv_results_)
+    assert left.get_ylabel() == "CV accuracy (2 folds)" and left.get_yscale() == "linear"
+    assert left.get_xlabel() == "mean training forward NFE per batch"
+    best = np.argmax(search.cv_results_["mean_test_accuracy"])
+    assert right.get_yticklabels()[0].get_text() == \
+        f"lr {search.cv_results_['param_lr'][best]:g}"  # best (highest) first
+    with pytest.raises(ValueError, match=r"no mean_test_r2 in cv_results; its metrics are"):
+        plot_search_results(search.cv_results_, metric="r2")
