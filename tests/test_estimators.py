@@ -209,16 +209,22 @@ def test_grid_search_over_a_pipeline(iris):
 
 
 # -- weights -----------------------------------------------------------------------------------
-def test_integer_sample_weights_equal_repeated_rows():
-    """With one full batch, weight k is k copies of the row: the loss is the same mean."""
+@pytest.mark.parametrize("cls, options", [(ResNetRegressor, {}),
+                                           (ANODERegressor, {"step_control": "sample"})])
+def test_integer_sample_weights_equal_repeated_rows(cls, options):
+    """With one full batch, weight k is k copies of the row: the loss is the same mean.
+
+    For ODE models only with per-sample steps: a batch's shared step size depends on
+    its rows (the user guide says so).
+    """
     rng = np.random.RandomState(0)
     X, y = rng.rand(30, 3), rng.rand(30)
     w = rng.randint(1, 4, size=30)
-    common = {"batch_size": -1, "iterator_train__shuffle": False, "max_epochs": 5}
-    weighted = make(ResNetRegressor, **common).fit(X, y, sample_weight=w)
-    repeated = make(ResNetRegressor, **common).fit(X.repeat(w, axis=0), y.repeat(w))
+    common = {"batch_size": -1, "iterator_train__shuffle": False, "max_epochs": 5, **options}
+    weighted = make(cls, **common).fit(X, y, sample_weight=w)
+    repeated = make(cls, **common).fit(X.repeat(w, axis=0), y.repeat(w))
     np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-5, atol=1e-6)
-    unweighted = make(ResNetRegressor, **common).fit(X, y)
+    unweighted = make(cls, **common).fit(X, y)
     assert not np.allclose(unweighted.predict(X), repeated.predict(X), rtol=1e-4)
 
 
