@@ -318,7 +318,7 @@ How an adaptive solver picks its step sizes.  ``"batch"``: one step size for
 the whole batch (torchdiffeq's way and the paper's), so a sample's result
 depends slightly on the other samples of its batch.  ``"sample"``: every
 sample its own steps, error norm and accept / reject, evaluated in lockstep,
-so results do not depend on the batch (training costs 1.5-2x more).
+so results do not depend on the batch (training costs 1.4-2.1x more).
 ``"auto"``: per batch while training (module in train mode), per sample when
 predicting, transforming or validating (eval mode), where the solver supports
 it: batch-independent predictions at the training cost of ``"batch"``.
