@@ -53,7 +53,10 @@ def estimator(cls, params, X, y, batches, seed, adjoint=False):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default="../shared/data/mnist")
+    parser.add_argument("--data-dir", default="../shared/data/mnist",
+                        help="folder with the original MNIST IDX files (default: "
+                             "../shared/data/mnist, the shared data beside the development "
+                             "checkout); nothing is downloaded")
     parser.add_argument("--batches", type=int, default=4)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()

@@ -13,8 +13,8 @@ process, on one thread; the table reports medians.
 Columns: seconds per epoch, its ratio to the reference (speed-up), mean forward
 NFE per batch, the cost of a training step per function evaluation relative to
 a bare forward + backward of the same MLP written as plain tensor operations
-(the floor), and the last epoch's mean loss.  Then the time of
-``predict_proba`` / ``predict`` on 100,000 points.
+(the floor), and the last epoch's mean loss (a ResNet has no NFE: "-").  Then
+the time of ``predict`` on 100,000 points.
 
 Run:  python benchmarks/speed.py [--rounds 3] [--epochs 2] [--threads 1]
 """
@@ -196,7 +196,8 @@ def main():
             dim = 7 if kind == "anode" else 2
             per_eval = (f"{sec / (n_batches * nfe) / bare[dim]:.2f}x" if np.isfinite(nfe)
                         else "-")
-            print(f"{kind:<8} {impl:<15} {sec:>8.3f} {ref_time / sec:>8.2f}x {nfe:>8.1f} "
+            nfe_text = f"{nfe:.1f}" if np.isfinite(nfe) else "-"
+            print(f"{kind:<8} {impl:<15} {sec:>8.3f} {ref_time / sec:>8.2f}x {nfe_text:>8} "
                   f"{per_eval:>14} {loss:>8.4f}")
     X_big, _ = make_concentric_spheres(33334, 66666, random_state=1)
     for kind, est in fitted.items():
