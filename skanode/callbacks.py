@@ -246,6 +246,11 @@ class PrintLog(_SkorchPrintLog):
     (``stopped_early``, ``best_epoch``, ``failure``, ``interrupted``) are left out
     of the table, which keeps its columns; the callbacks that record them say so in
     a line of their own.
+
+    Parameters
+    ----------
+    keys_ignored, sink, tablefmt, floatfmt, stralign
+        As for :class:`skorch.callbacks.PrintLog`, with its defaults.
     """
 
     _EVENTS = ("stopped_early", "best_epoch", "failure", "interrupted")

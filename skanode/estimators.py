@@ -18,6 +18,7 @@ and those parts, and the six public classes.
 from __future__ import annotations
 
 import inspect
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -573,7 +574,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         return tags
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to ``path``; see :func:`skanode.persistence.save`.
 
         Parameters
@@ -846,11 +847,27 @@ class _ResNetFamily:
 
 
 # -- docstrings ------------------------------------------------------------------------------
+def _qualname(cls: type) -> str:
+    module = cls.__module__.replace("torch.nn.modules.loss", "torch.nn")
+    return f"{module}.{cls.__name__}"
+
+
 _SKORCH_PARAMS = """\
+    module : type of torch.nn.Module, default={module}
+        The network; a custom module receives ``input_dim``, ``output_dim`` and
+        its ``module__*`` arguments.
+    criterion : type of torch.nn.Module, default={criterion}
+        The loss, built with ``reduction="none"`` so that ``sample_weight``
+        can weigh it.
+    iterator_train, iterator_valid : type, default=skanode.batching.BatchLoader
+        Batch iterators (a torch ``DataLoader`` takes over for options the
+        slicing loader does not implement).
+    dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
+        skorch's parameters of these names, with skorch's defaults.
     **kwargs
-        Any other skorch parameter (``criterion``, ``iterator_train__shuffle``,
-        ``callbacks__nfe=None``, ...) and ``module__*`` overrides passed to the
-        torch module.
+        Any other skorch parameter (``iterator_train__shuffle``,
+        ``callbacks__nfe=None``, ``optimizer__weight_decay``, ...) and
+        ``module__*`` arguments passed to the torch module.
 """
 
 _ATTRIBUTES = """\
@@ -897,8 +914,10 @@ _EXAMPLE = """\
 def _doc(cls: type, summary: str) -> str:
     classifier = issubclass(cls, _ClassifierTask)
     target = "y" if classifier else "y.astype(float)"
+    skorch_params = _SKORCH_PARAMS.format(module=_qualname(cls._module_class),
+                                          criterion=_qualname(cls._criterion_class))
     return (f"{summary}\n\n    Parameters\n    ----------\n"
-            f"{hp.docstring(cls.hyperparameters())}{_SKORCH_PARAMS}\n"
+            f"{hp.docstring(cls.hyperparameters())}{skorch_params}\n"
             + _ATTRIBUTES.format(classes=_CLASSES_ATTRIBUTE if classifier else "") + "\n"
             + _EXAMPLE.format(name=cls.__name__, target=target))
 

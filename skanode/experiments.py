@@ -98,13 +98,29 @@ def _fixed_epochs():
         yield
 
 
-def make_model(kind: str, *, augment_dim: int = 5, num_layers: int = 5, **params: Any):
+def make_model(kind: str, *, augment_dim: int = 5, num_layers: int = 5, **params: Any) -> Any:
     """Return the paper's regressor of ``kind`` (``"node"``, ``"anode"`` or ``"resnet"``).
 
     Defaults are the paper's best settings: hidden 32, batch 64, Adam lr 1e-3,
     dopri5 with rtol = atol = 1e-3 and one step size per batch (torchdiffeq's, as
     the paper solved), for training and prediction alike, and a fixed number of
     epochs (no stopping on a plateau); ``params`` override them.
+
+    Parameters
+    ----------
+    kind : {"node", "anode", "resnet"}
+        The model.
+    augment_dim : int, default=5
+        Augmented dimensions of the ANODE.
+    num_layers : int, default=5
+        Residual blocks of the ResNet.
+    **params
+        Any other estimator parameter.
+
+    Returns
+    -------
+    NODERegressor, ANODERegressor or ResNetRegressor
+        Unfitted.
     """
     if kind not in MODELS:
         raise ValueError(f"Unknown model {kind!r}; choose one of {sorted(MODELS)}.")
@@ -119,8 +135,25 @@ def make_model(kind: str, *, augment_dim: int = 5, num_layers: int = 5, **params
 
 
 def make_dataset(name: str, *, dim: int = 2, random_state: int | None = None,
-                 n_inner: int = 1000, n_outer: int = 2000):
-    """Return ``X, y`` (float targets) for ``"spheres"``, ``"sines"`` or ``"g1d"``."""
+                 n_inner: int = 1000, n_outer: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``X, y`` (float targets) for ``"spheres"``, ``"sines"`` or ``"g1d"``.
+
+    Parameters
+    ----------
+    name : {"spheres", "sines", "g1d"}
+        The paper's toy data set.
+    dim : int, default=2
+        Dimension of the spheres.
+    random_state : int or None, default=None
+        Seed.
+    n_inner, n_outer : int, default=1000, 2000
+        Points in the ball and in the shell (the other sets take their sum).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,), float
+    """
     if name == "spheres":
         X, y = make_concentric_spheres(n_inner, n_outer, dim=dim, random_state=random_state)
     elif name == "sines":
@@ -186,6 +219,30 @@ def headline_experiment(*, epochs: int = 20, repeats: int = 1, dim: int = 2, see
 
     Returns one record per model and repeat: loss and NFE curves, final loss,
     final forward NFE, training accuracy (sign of the output), seconds per epoch.
+
+    Parameters
+    ----------
+    epochs : int, default=20
+        Training epochs of every model (fixed: no stopping on a plateau).
+    repeats : int, default=1
+        Runs of every model; repeat ``r`` uses seed ``seed + r``.
+    dim : int, default=2
+        Dimension of the spheres data.
+    seed : int, default=0
+        Seed of the data and of the first run's weights and batch order.
+    models : sequence of str, default=("node", "anode", "resnet")
+        Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, in this order.
+    device : str, default="cpu"
+        torch device of the models.
+    progress : callable or None, default=None
+        Called with 1 after every epoch (the command line's progress bar).
+
+    Returns
+    -------
+    list of dict
+        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
+        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
+        seconds per epoch and the fitted ``estimator``.
     """
     X, y = make_dataset("spheres", dim=dim, random_state=seed)
     return [
@@ -198,7 +255,34 @@ def loss_curves_experiment(*, dataset: str = "spheres", dim: int = 2, epochs: in
                            repeats: int = 5, seed: int = 0,
                            models: Sequence[str] = ("resnet", "node", "anode"),
                            device: str = "cpu", progress: Progress = None) -> list[dict]:
-    """Training-loss curves over repeats (Fig. 5 for ``dim`` 1 and 2, Fig. 20 for ``"sines"``)."""
+    """Training-loss curves over repeats (Fig. 5 for ``dim`` 1 and 2, Fig. 20 for ``"sines"``).
+
+    Parameters
+    ----------
+    dataset : {"spheres", "sines"}, default="spheres"
+        Data: the concentric spheres (Fig. 5) or the shifted sines (Fig. 20).
+    dim : int, default=2
+        Dimension of the spheres data.
+    epochs : int, default=50
+        Training epochs of every model (fixed: no stopping on a plateau).
+    repeats : int, default=5
+        Runs of every model; repeat ``r`` uses seed ``seed + r``.
+    seed : int, default=0
+        Seed of the data and of the first run's weights and batch order.
+    models : sequence of str, default=("resnet", "node", "anode")
+        Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, in this order.
+    device : str, default="cpu"
+        torch device of the models.
+    progress : callable or None, default=None
+        Called with 1 after every epoch (the command line's progress bar).
+
+    Returns
+    -------
+    list of dict
+        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
+        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
+        seconds per epoch and the fitted ``estimator``, with ``dataset`` and ``dim``.
+    """
     records = []
     for kind, r, s in _runs(models, repeats, seed):
         X, y = make_dataset(dataset, dim=dim, random_state=s)
@@ -216,6 +300,27 @@ def g1d_experiment(*, epochs: int = 50, seed: int = 0, n_samples: int = 100,
     Trains, without a linear head, a NODE on the identity and a NODE, an ANODE
     (p = 1) and a ResNet on ``g_1d``.  A NODE cannot cross trajectories, so on
     ``g_1d`` it maps both points to about 0 and its loss stays near 1.
+
+    Parameters
+    ----------
+    epochs : int, default=50
+        Training epochs of every model (fixed: no stopping on a plateau).
+    seed : int, default=0
+        Seed of the data and of the first run's weights and batch order.
+    n_samples : int, default=100
+        Points of the 1-D data set.
+    device : str, default="cpu"
+        torch device of the models.
+    progress : callable or None, default=None
+        Called with 1 after every epoch (the command line's progress bar).
+
+    Returns
+    -------
+    list of dict
+        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
+        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
+        seconds per epoch and the fitted ``estimator``, with ``target`` and
+        ``prediction_at`` (the outputs at -1 and +1).
     """
     runs = [("node", False, {}), ("node", True, {}), ("anode", True, {"augment_dim": 1}),
             ("resnet", True, {})]
@@ -240,6 +345,31 @@ def feature_evolution(*, epochs: int = 50, seed: int = 0, dim: int = 2,
 
     Each record adds ``snapshots``: ``{epoch: transform(X_sub)}`` for a fixed
     subset ``X_sub`` of 300 points (``"snapshot_X"``, ``"snapshot_y"``).
+
+    Parameters
+    ----------
+    epochs : int, default=50
+        Training epochs of every model (fixed: no stopping on a plateau).
+    seed : int, default=0
+        Seed of the data and of the first run's weights and batch order.
+    dim : int, default=2
+        Dimension of the spheres data.
+    snapshot_epochs : sequence of int, default=(0, 5, 10, 50)
+        Epochs after which the features are recorded (0: before training).
+    models : sequence of str, default=("node", "anode")
+        Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, in this order.
+    device : str, default="cpu"
+        torch device of the models.
+    progress : callable or None, default=None
+        Called with 1 after every epoch (the command line's progress bar).
+
+    Returns
+    -------
+    list of dict
+        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
+        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
+        seconds per epoch and the fitted ``estimator``, with ``snapshots``,
+        ``snapshot_X`` and ``snapshot_y``.
     """
     X, y = make_dataset("spheres", dim=dim, random_state=seed)
     sub = np.random.RandomState(seed).choice(len(X), 300, replace=False)
@@ -262,6 +392,33 @@ def generalization_experiment(*, epochs: int = 50, seed: int = 0, repeats: int =
     Records add the validation-loss curve (``curves["valid_loss"]``) and
     ``input_map``: the prediction on a ``grid_size`` x ``grid_size`` grid of
     ``[-1.5, 1.5]^2`` (``"grid_x"``, ``"grid_y"``).
+
+    Parameters
+    ----------
+    epochs : int, default=50
+        Training epochs of every model (fixed: no stopping on a plateau).
+    seed : int, default=0
+        Seed of the data and of the first run's weights and batch order.
+    repeats : int, default=1
+        Runs of every model; repeat ``r`` uses seed ``seed + r``.
+    slice_ : tuple of float, default=(0, pi / 5)
+        Angles (radians) of the held-out slice.
+    models : sequence of str, default=("node", "anode")
+        Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, in this order.
+    device : str, default="cpu"
+        torch device of the models.
+    grid_size : int, default=100
+        Points per axis of the input map.
+    progress : callable or None, default=None
+        Called with 1 after every epoch (the command line's progress bar).
+
+    Returns
+    -------
+    list of dict
+        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
+        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
+        seconds per epoch and the fitted ``estimator``, with ``input_map``, ``grid_x``,
+        ``grid_y``, ``slice`` and ``n_valid``.
     """
     records = []
     for kind, r, s in _runs(models, repeats, seed):
@@ -285,10 +442,35 @@ def search_experiment(*, model: str = "anode", dim: int = 2, epochs: int = 50, s
                       verbose: int = 0) -> dict:
     """Appendix F.2.1: the paper's 3-fold grid search for one model on spheres in ``dim``.
 
-    Returns ``{"model", "dim", "best_params", "best_score", "paper_best_params",
-    "cv_results", "seconds"}``; ``cv_results`` is ``GridSearchCV.cv_results_``
-    with ``mean_test_nfe`` (the candidate's mean training forward NFE) beside
-    the (negative MSE) score.
+    Parameters
+    ----------
+    model : {"node", "anode", "resnet"}, default="anode"
+        The model searched.
+    dim : int, default=2
+        Dimension of the spheres data.
+    epochs : int, default=50
+        Training epochs of every fit (fixed).
+    seed : int, default=0
+        Seed of the data and of every candidate's weights and batch order.
+    grid : dict or None, default=None
+        Parameter grid; None: the paper's (batch size, lr, hidden dim, and
+        augment dim or layers).
+    n_jobs : int, default=1
+        ``GridSearchCV``'s ``n_jobs``.
+    n_inner, n_outer : int, default=1000, 2000
+        Points in the ball and in the shell.
+    device : str, default="cpu"
+        torch device of the models.
+    verbose : int, default=0
+        ``GridSearchCV``'s ``verbose``.
+
+    Returns
+    -------
+    dict
+        ``{"model", "dim", "best_params", "best_score", "paper_best_params",
+        "cv_results", "seconds"}``; ``cv_results`` is ``GridSearchCV.cv_results_``
+        with ``mean_test_nfe`` (the candidate's mean training forward NFE) beside
+        the (negative MSE) score.
     """
     from sklearn.model_selection import GridSearchCV
 
@@ -364,6 +546,46 @@ def image_experiment(*, data: str = "digits", data_dir: str | None = None, epoch
     Each record holds per-epoch ``train_loss``, ``valid_loss`` / ``valid_acc``
     (on the test set), ``forward_nfe`` and ``backward_nfe``, and the final test
     accuracy and parameter count.
+
+    Parameters
+    ----------
+    data : {"digits", "mnist"}, default="digits"
+        scikit-learn's bundled 8x8 digits, or MNIST from ``data_dir``.
+    data_dir : str or None, default=None
+        Folder with the original MNIST IDX files (``data="mnist"``); nothing is downloaded.
+    epochs : int, default=10
+        Training epochs of every model (fixed: no stopping on a plateau).
+    repeats : int, default=1
+        Runs of every model; repeat ``r`` uses seed ``seed + r``.
+    seed : int, default=0
+        Seed of the data and of the first run's weights and batch order.
+    device : str, default="cpu"
+        torch device of the models.
+    weight_decay : float, default=0.0
+        Adam's L2 weight decay (appendix G.3).
+    adjoint : bool, default=False
+        Adjoint backpropagation instead of direct.
+    time_channels : bool, default=True
+        Time as an input channel of each convolution (the paper's text).
+    batch_size : int, default=256
+        Training batch size.
+    lr : float, default=1e-3
+        Adam's learning rate.
+    n_train : int or None, default=None
+        Train on a seeded random subset of this many images (None: all).
+    n_test : int or None, default=None
+        Test on a seeded random subset of this many images (None: all).
+    models : sequence of str, default=("node", "anode")
+        Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, in this order.
+    progress : callable or None, default=None
+        Called with 1 after every epoch (the command line's progress bar).
+
+    Returns
+    -------
+    list of dict
+        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
+        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
+        seconds per epoch and the fitted ``estimator``, with ``test_accuracy`` and ``n_params``.
     """
     from .estimators import ANODEClassifier, NODEClassifier
     from .presets import N_CLASSES, paper_image_model

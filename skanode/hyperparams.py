@@ -515,6 +515,9 @@ def accepts(*groups: Iterable[Hyperparameter]) -> Callable[[Callable], Callable]
             return fn(*args, **explicit, **resolve(groups, options, owner=name))
 
         wrapper.__signature__ = inspect.Signature(own + keyword_parameters(groups))
+        if fn.__doc__:
+            wrapper.__doc__ = document_options(fn.__doc__, groups)
+        wrapper.option_groups = groups  # for documented() on the class of an __init__
         return wrapper
 
     return decorate
@@ -530,3 +533,33 @@ def keyword_parameters(groups: Iterable[Iterable[Hyperparameter]]) -> list[inspe
 def docstring(params: Iterable[Hyperparameter]) -> str:
     """Return the numpydoc Parameters entries of ``params``, in order."""
     return "".join(p.numpydoc() for p in params)
+
+
+def documented(cls: type) -> type:
+    """Class decorator: list the options its ``@accepts`` ``__init__`` takes in its docstring."""
+    cls.__doc__ = document_options(cls.__doc__ or "", cls.__init__.option_groups)
+    return cls
+
+
+def document_options(doc: str, groups: Iterable[Iterable[Hyperparameter]]) -> str:
+    """Replace the ``**options`` entry of a numpydoc Parameters section by one per option.
+
+    The signatures that :func:`accepts` generates list every option; this makes
+    the docstring list them too, each with its type, default and description.
+    """
+    lines = doc.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.strip().startswith("**")), None)
+    if start is None:
+        return doc
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip()
+                                or len(lines[end]) - len(lines[end].lstrip()) > indent):
+        end += 1
+    while end > start + 1 and not lines[end - 1].strip():  # keep the blank lines after it
+        end -= 1
+    entries = docstring(_by_name(groups).values())
+    if indent != 4:
+        entries = "".join((" " * (indent - 4) + line) if line.strip() else line
+                          for line in entries.splitlines(keepends=True))
+    return "".join(lines[:start]) + entries + "".join(lines[end:])

@@ -163,6 +163,7 @@ def _apply_head(head: nn.Module, h: torch.Tensor, training: bool) -> torch.Tenso
     return head(h)
 
 
+@hp.documented
 class ODENet(nn.Module):
     """Augmentation -> ODE block -> linear head.
 
@@ -210,6 +211,7 @@ class ODENet(nn.Module):
         return _apply_head(self.head, self.features(x).flatten(1), self.training)
 
 
+@hp.documented
 class ResNet(nn.Module):
     """``num_layers`` residual blocks ``h + f(h)`` -> linear head.
 

@@ -182,6 +182,7 @@ class _CountingField(nn.Module):
         return _message(self.settings, what + where, tally.calls - tally.start)
 
 
+@hp.documented
 class ODEBlock(nn.Module):
     """Integrate ``dh/dt = f(t, h)`` from ``h(0) = x`` over ``[0, T]``.
 

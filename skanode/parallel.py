@@ -15,6 +15,8 @@ way).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["dask_client", "warm_up"]
 
@@ -30,7 +32,8 @@ def warm_up() -> None:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None = None, local_workers: int | None = None):
+def dask_client(scheduler: str | None = None,
+                local_workers: int | None = None) -> Iterator[Any]:
     """Connect to a Dask scheduler, or start a local cluster, for joblib's Dask backend.
 
     Parameters

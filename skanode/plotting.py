@@ -71,8 +71,8 @@ def _band(ax, curves: Sequence[Sequence[float]], label: str, color=None, log: bo
     return line
 
 
-def plot_history(estimators: Any, key: str = "train_loss", *, ax=None, label: str | None = None,
-                 log: bool = False):
+def plot_history(estimators: Any, key: str = "train_loss", *, ax: Any = None,
+                 label: str | None = None, log: bool = False) -> Any:
     """Plot ``net.history[:, key]`` of one or several fitted estimators.
 
     Several estimators (repeats) are drawn as their mean with a +/- one standard
@@ -111,8 +111,8 @@ def plot_history(estimators: Any, key: str = "train_loss", *, ax=None, label: st
     return ax
 
 
-def plot_curves(records: Sequence[dict], key: str = "train_loss", *, ax=None,
-                log: bool = False):
+def plot_curves(records: Sequence[dict], key: str = "train_loss", *, ax: Any = None,
+                log: bool = False) -> Any:
     """Plot a curve of experiment records, one mean +/- std band per model.
 
     Models keep their colour of :data:`MODEL_COLORS` in every figure; a label
@@ -190,8 +190,9 @@ def _log_axis(axis) -> None:
     axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
 
 
-def plot_trajectories(estimator, X, y=None, *, times: Sequence[float] | None = None,
-                      ax=None, max_points: int = 200):
+def plot_trajectories(estimator: Any, X: Any, y: Any = None, *,
+                      times: Sequence[float] | None = None, ax: Any = None,
+                      max_points: int = 200) -> Any:
     """Draw the flow of the points ``X`` from ``t = 0`` to ``T``.
 
     1-D states are drawn as ``h(t)`` against ``t``; 2-D states as paths in the
@@ -316,8 +317,8 @@ def class_legend_handles(names: dict | None = None, *, style: str = "both") -> l
             for k, v in names.items()]
 
 
-def plot_vector_field(estimator, *, t: float = 0.0, bounds: tuple[float, float] = (-2.0, 2.0),
-                      n: int = 20, ax=None):
+def plot_vector_field(estimator: Any, *, t: float = 0.0, bounds: tuple[float, float] = (-2.0, 2.0),
+                      n: int = 20, ax: Any = None) -> Any:
     """Draw the learned vector field ``f(t, h)`` of a 1-D or 2-D ODE model.
 
     For a 1-D state, arrows ``(1, f(t, h))`` over the ``(t, h)`` plane; for a
@@ -379,7 +380,8 @@ def plot_vector_field(estimator, *, t: float = 0.0, bounds: tuple[float, float] 
     return ax
 
 
-def plot_features(features, y=None, *, X=None, ax=None, title: str | None = None):
+def plot_features(features: Any, y: Any = None, *, X: Any = None, ax: Any = None,
+                  title: str | None = None) -> Any:
     """Scatter the feature space ``phi(x)`` in 2-D or 3-D.
 
     Parameters
@@ -424,9 +426,9 @@ def plot_features(features, y=None, *, X=None, ax=None, title: str | None = None
     return ax
 
 
-def plot_input_map(estimator=None, *, grid=None, X=None, y=None,
-                   bounds: tuple[float, float] = (-1.5, 1.5), n: int = 100, ax=None,
-                   title: str | None = None):
+def plot_input_map(estimator: Any = None, *, grid: Any = None, X: Any = None, y: Any = None,
+                   bounds: tuple[float, float] = (-1.5, 1.5), n: int = 100, ax: Any = None,
+                   title: str | None = None) -> Any:
     """Colour every point of the input plane by the model's output (Fig. 9).
 
     Parameters
@@ -491,7 +493,7 @@ def plot_input_map(estimator=None, *, grid=None, X=None, y=None,
 
 
 def plot_loss_vs_nfe(records: Sequence[dict], key: str = "train_loss", *,
-                     nfe_key: str = "forward_nfe", ax=None, log: bool = True):
+                     nfe_key: str = "forward_nfe", ax: Any = None, log: bool = True) -> Any:
     """Draw a per-epoch curve against the NFE, one path per run, epochs connected (Fig. 10).
 
     Each run of each model is a line through its epochs, from a hollow circle
@@ -565,8 +567,8 @@ def _fmt_param(value) -> str:
     return f"{value:g}" if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
 
 
-def plot_search_results(cv_results, *, metric: str | None = None, axes=None,
-                        title: str | None = None):
+def plot_search_results(cv_results: Any, *, metric: str | None = None, axes: Any = None,
+                        title: str | None = None) -> Any:
     """Draw a search's candidates: score against cost, and every candidate ranked.
 
     The left panel places each candidate at its cost (the mean training forward
