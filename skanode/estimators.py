@@ -108,7 +108,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             return
         options = self._module_options()
         for key, value in self.get_params_for("module").items():
-            if key in options and not _equal(value, options[key]):
+            if key in options and not inputs.same_values(value, options[key]):
                 raise ValueError(f"module__{key}={value!r} contradicts {key}={options[key]!r}: "
                                  f"set {key}={value!r} instead (the estimator's own parameter, "
                                  "which get_params and searches see).")
@@ -658,13 +658,6 @@ _MIN_PREDICT_ROWS = 8
 # Rows per prediction batch where results do not depend on the batch (MLP models).
 _LARGE_PREDICT_BATCH = 4096
 # Fewer held-out samples than this make early stopping a coin toss; fit warns.
-def _equal(a: Any, b: Any) -> bool:
-    try:
-        return bool(np.all(np.asarray(a, dtype=object) == np.asarray(b, dtype=object)))
-    except ValueError:  # shapes that cannot be compared
-        return False
-
-
 _MIN_VALIDATION = 10
 _UNFINISHED = frozenset({"interrupted", "failure"})  # history keys of epochs that did not end
 

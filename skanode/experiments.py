@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
+import textwrap
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -96,6 +98,68 @@ def _fixed_epochs():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield
+
+
+# The experiments' parameters, each described once; the defaults shown are the signatures'.
+_PARAM_DOCS = {
+    "epochs": ("int", "Training epochs of every model (fixed: no stopping on a plateau)."),
+    "repeats": ("int", "Runs of every model; repeat ``r`` uses seed ``seed + r``."),
+    "dim": ("int", "Dimension of the spheres data."),
+    "seed": ("int", "Seed of the data and of the first run's weights and batch order."),
+    "models": ("sequence of str", 'Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, '
+               "in this order."),
+    "device": ("str", "torch device of the models."),
+    "progress": ("callable or None",
+                 "Called with 1 after every epoch (the command line's progress bar)."),
+    "dataset": ('{"spheres", "sines"}',
+                "Data: the concentric spheres (Fig. 5) or the shifted sines (Fig. 20)."),
+    "n_samples": ("int", "Points of the 1-D data set."),
+    "snapshot_epochs": ("sequence of int", "Epochs after which the features are recorded "
+                        "(0: before training)."),
+    "slice_": ("tuple of float", "Angles (radians) of the held-out slice.", "(0, pi / 5)"),
+    "grid_size": ("int", "Points per axis of the input map."),
+    "model": ('{"node", "anode", "resnet"}', "The model searched."),
+    "grid": ("dict or None", "Parameter grid; None: the paper's (batch size, lr, hidden dim, "
+             "and augment dim or layers)."),
+    "n_jobs": ("int", "``GridSearchCV``'s ``n_jobs``."),
+    "n_inner": ("int", "Points in the ball."),
+    "n_outer": ("int", "Points in the shell."),
+    "verbose": ("int", "``GridSearchCV``'s ``verbose``."),
+    "data": ('{"digits", "mnist"}', "scikit-learn's bundled 8x8 digits, or MNIST from "
+             "``data_dir``."),
+    "data_dir": ("str or None", 'Folder with the original MNIST IDX files (``data="mnist"``); '
+                 "nothing is downloaded."),
+    "weight_decay": ("float", "Adam's L2 weight decay (appendix G.3)."),
+    "adjoint": ("bool", "Adjoint backpropagation instead of direct."),
+    "time_channels": ("bool", "Time as an input channel of each convolution (the paper's "
+                      "text)."),
+    "batch_size": ("int", "Training batch size."),
+    "lr": ("float", "Adam's learning rate."),
+    "n_train": ("int or None", "Train on a seeded random subset of this many images (None: "
+                "all)."),
+    "n_test": ("int or None", "Test on a seeded random subset of this many images (None: all)."),
+}
+_RECORDS = """\
+    Returns
+    -------
+    list of dict
+        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
+        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
+        seconds per epoch and the fitted ``estimator``"""
+
+
+def _documented(fn: Callable) -> Callable:
+    """Fill in ``fn``'s Parameters entries (and its records' Returns) from ``_PARAM_DOCS``."""
+    entries = []
+    for name, param in inspect.signature(fn).parameters.items():
+        type_doc, text, *shown = _PARAM_DOCS[name]
+        default = shown[0] if shown else repr(param.default).replace("'", '"')
+        body = textwrap.fill(text, 80, initial_indent=" " * 8, subsequent_indent=" " * 8)
+        entries.append(f"    {name} : {type_doc}, default={default}\n{body}\n")
+    if fn.__doc__:  # None under python -OO
+        fn.__doc__ = (fn.__doc__.replace("    <parameters>\n", "".join(entries))
+                      .replace("    <records>", _RECORDS))
+    return fn
 
 
 def make_model(kind: str, *, augment_dim: int = 5, num_layers: int = 5, **params: Any) -> Any:
@@ -212,6 +276,7 @@ def _runs(models: Sequence[str], repeats: int, seed: int):
             yield kind, repeat, seed + repeat
 
 
+@_documented
 def headline_experiment(*, epochs: int = 20, repeats: int = 1, dim: int = 2, seed: int = 0,
                         models: Sequence[str] = ("node", "anode", "resnet"),
                         device: str = "cpu", progress: Progress = None) -> list[dict]:
@@ -222,27 +287,9 @@ def headline_experiment(*, epochs: int = 20, repeats: int = 1, dim: int = 2, see
 
     Parameters
     ----------
-    epochs : int, default=20
-        Training epochs of every model (fixed: no stopping on a plateau).
-    repeats : int, default=1
-        Runs of every model; repeat ``r`` uses seed ``seed + r``.
-    dim : int, default=2
-        Dimension of the spheres data.
-    seed : int, default=0
-        Seed of the data and of the first run's weights and batch order.
-    models : sequence of str, default=("node", "anode", "resnet")
-        Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, in this order.
-    device : str, default="cpu"
-        torch device of the models.
-    progress : callable or None, default=None
-        Called with 1 after every epoch (the command line's progress bar).
+    <parameters>
 
-    Returns
-    -------
-    list of dict
-        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
-        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
-        seconds per epoch and the fitted ``estimator``.
+    <records>.
     """
     X, y = make_dataset("spheres", dim=dim, random_state=seed)
     return [
@@ -251,6 +298,7 @@ def headline_experiment(*, epochs: int = 20, repeats: int = 1, dim: int = 2, see
     ]
 
 
+@_documented
 def loss_curves_experiment(*, dataset: str = "spheres", dim: int = 2, epochs: int = 50,
                            repeats: int = 5, seed: int = 0,
                            models: Sequence[str] = ("resnet", "node", "anode"),
@@ -259,29 +307,9 @@ def loss_curves_experiment(*, dataset: str = "spheres", dim: int = 2, epochs: in
 
     Parameters
     ----------
-    dataset : {"spheres", "sines"}, default="spheres"
-        Data: the concentric spheres (Fig. 5) or the shifted sines (Fig. 20).
-    dim : int, default=2
-        Dimension of the spheres data.
-    epochs : int, default=50
-        Training epochs of every model (fixed: no stopping on a plateau).
-    repeats : int, default=5
-        Runs of every model; repeat ``r`` uses seed ``seed + r``.
-    seed : int, default=0
-        Seed of the data and of the first run's weights and batch order.
-    models : sequence of str, default=("resnet", "node", "anode")
-        Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, in this order.
-    device : str, default="cpu"
-        torch device of the models.
-    progress : callable or None, default=None
-        Called with 1 after every epoch (the command line's progress bar).
+    <parameters>
 
-    Returns
-    -------
-    list of dict
-        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
-        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
-        seconds per epoch and the fitted ``estimator``, with ``dataset`` and ``dim``.
+    <records>, with ``dataset`` and ``dim``.
     """
     records = []
     for kind, r, s in _runs(models, repeats, seed):
@@ -293,6 +321,7 @@ def loss_curves_experiment(*, dataset: str = "spheres", dim: int = 2, epochs: in
     return records
 
 
+@_documented
 def g1d_experiment(*, epochs: int = 50, seed: int = 0, n_samples: int = 100,
                    device: str = "cpu", progress: Progress = None) -> list[dict]:
     """Prop. 1 / Fig. 3: the flow alone must map -1 to 1 and 1 to -1.
@@ -303,23 +332,9 @@ def g1d_experiment(*, epochs: int = 50, seed: int = 0, n_samples: int = 100,
 
     Parameters
     ----------
-    epochs : int, default=50
-        Training epochs of every model (fixed: no stopping on a plateau).
-    seed : int, default=0
-        Seed of the data and of the first run's weights and batch order.
-    n_samples : int, default=100
-        Points of the 1-D data set.
-    device : str, default="cpu"
-        torch device of the models.
-    progress : callable or None, default=None
-        Called with 1 after every epoch (the command line's progress bar).
+    <parameters>
 
-    Returns
-    -------
-    list of dict
-        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
-        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
-        seconds per epoch and the fitted ``estimator``, with ``target`` and
+    <records>, with ``target`` and
         ``prediction_at`` (the outputs at -1 and +1).
     """
     runs = [("node", False, {}), ("node", True, {}), ("anode", True, {"augment_dim": 1}),
@@ -337,6 +352,7 @@ def g1d_experiment(*, epochs: int = 50, seed: int = 0, n_samples: int = 100,
     return records
 
 
+@_documented
 def feature_evolution(*, epochs: int = 50, seed: int = 0, dim: int = 2,
                       snapshot_epochs: Sequence[int] = (0, 5, 10, 50),
                       models: Sequence[str] = ("node", "anode"), device: str = "cpu",
@@ -348,27 +364,9 @@ def feature_evolution(*, epochs: int = 50, seed: int = 0, dim: int = 2,
 
     Parameters
     ----------
-    epochs : int, default=50
-        Training epochs of every model (fixed: no stopping on a plateau).
-    seed : int, default=0
-        Seed of the data and of the first run's weights and batch order.
-    dim : int, default=2
-        Dimension of the spheres data.
-    snapshot_epochs : sequence of int, default=(0, 5, 10, 50)
-        Epochs after which the features are recorded (0: before training).
-    models : sequence of str, default=("node", "anode")
-        Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, in this order.
-    device : str, default="cpu"
-        torch device of the models.
-    progress : callable or None, default=None
-        Called with 1 after every epoch (the command line's progress bar).
+    <parameters>
 
-    Returns
-    -------
-    list of dict
-        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
-        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
-        seconds per epoch and the fitted ``estimator``, with ``snapshots``,
+    <records>, with ``snapshots``,
         ``snapshot_X`` and ``snapshot_y``.
     """
     X, y = make_dataset("spheres", dim=dim, random_state=seed)
@@ -383,6 +381,7 @@ def feature_evolution(*, epochs: int = 50, seed: int = 0, dim: int = 2,
     return records
 
 
+@_documented
 def generalization_experiment(*, epochs: int = 50, seed: int = 0, repeats: int = 1,
                               slice_: tuple[float, float] = (0.0, np.pi / 5),
                               models: Sequence[str] = ("node", "anode"), device: str = "cpu",
@@ -395,29 +394,9 @@ def generalization_experiment(*, epochs: int = 50, seed: int = 0, repeats: int =
 
     Parameters
     ----------
-    epochs : int, default=50
-        Training epochs of every model (fixed: no stopping on a plateau).
-    seed : int, default=0
-        Seed of the data and of the first run's weights and batch order.
-    repeats : int, default=1
-        Runs of every model; repeat ``r`` uses seed ``seed + r``.
-    slice_ : tuple of float, default=(0, pi / 5)
-        Angles (radians) of the held-out slice.
-    models : sequence of str, default=("node", "anode")
-        Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, in this order.
-    device : str, default="cpu"
-        torch device of the models.
-    grid_size : int, default=100
-        Points per axis of the input map.
-    progress : callable or None, default=None
-        Called with 1 after every epoch (the command line's progress bar).
+    <parameters>
 
-    Returns
-    -------
-    list of dict
-        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
-        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
-        seconds per epoch and the fitted ``estimator``, with ``input_map``, ``grid_x``,
+    <records>, with ``input_map``, ``grid_x``,
         ``grid_y``, ``slice`` and ``n_valid``.
     """
     records = []
@@ -436,6 +415,7 @@ def generalization_experiment(*, epochs: int = 50, seed: int = 0, repeats: int =
     return records
 
 
+@_documented
 def search_experiment(*, model: str = "anode", dim: int = 2, epochs: int = 50, seed: int = 0,
                       grid: dict[str, list] | None = None, n_jobs: int = 1,
                       n_inner: int = 1000, n_outer: int = 2000, device: str = "cpu",
@@ -444,25 +424,7 @@ def search_experiment(*, model: str = "anode", dim: int = 2, epochs: int = 50, s
 
     Parameters
     ----------
-    model : {"node", "anode", "resnet"}, default="anode"
-        The model searched.
-    dim : int, default=2
-        Dimension of the spheres data.
-    epochs : int, default=50
-        Training epochs of every fit (fixed).
-    seed : int, default=0
-        Seed of the data and of every candidate's weights and batch order.
-    grid : dict or None, default=None
-        Parameter grid; None: the paper's (batch size, lr, hidden dim, and
-        augment dim or layers).
-    n_jobs : int, default=1
-        ``GridSearchCV``'s ``n_jobs``.
-    n_inner, n_outer : int, default=1000, 2000
-        Points in the ball and in the shell.
-    device : str, default="cpu"
-        torch device of the models.
-    verbose : int, default=0
-        ``GridSearchCV``'s ``verbose``.
+    <parameters>
 
     Returns
     -------
@@ -532,6 +494,7 @@ def image_data(data: str = "digits", *, data_dir: str | None = None, n_train: in
     return X_tr, y_tr, X_te, y_te
 
 
+@_documented
 def image_experiment(*, data: str = "digits", data_dir: str | None = None, epochs: int = 10,
                      repeats: int = 1, seed: int = 0, device: str = "cpu",
                      weight_decay: float = 0.0, adjoint: bool = False,
@@ -549,43 +512,9 @@ def image_experiment(*, data: str = "digits", data_dir: str | None = None, epoch
 
     Parameters
     ----------
-    data : {"digits", "mnist"}, default="digits"
-        scikit-learn's bundled 8x8 digits, or MNIST from ``data_dir``.
-    data_dir : str or None, default=None
-        Folder with the original MNIST IDX files (``data="mnist"``); nothing is downloaded.
-    epochs : int, default=10
-        Training epochs of every model (fixed: no stopping on a plateau).
-    repeats : int, default=1
-        Runs of every model; repeat ``r`` uses seed ``seed + r``.
-    seed : int, default=0
-        Seed of the data and of the first run's weights and batch order.
-    device : str, default="cpu"
-        torch device of the models.
-    weight_decay : float, default=0.0
-        Adam's L2 weight decay (appendix G.3).
-    adjoint : bool, default=False
-        Adjoint backpropagation instead of direct.
-    time_channels : bool, default=True
-        Time as an input channel of each convolution (the paper's text).
-    batch_size : int, default=256
-        Training batch size.
-    lr : float, default=1e-3
-        Adam's learning rate.
-    n_train : int or None, default=None
-        Train on a seeded random subset of this many images (None: all).
-    n_test : int or None, default=None
-        Test on a seeded random subset of this many images (None: all).
-    models : sequence of str, default=("node", "anode")
-        Which of ``"node"``, ``"anode"``, ``"resnet"`` to train, in this order.
-    progress : callable or None, default=None
-        Called with 1 after every epoch (the command line's progress bar).
+    <parameters>
 
-    Returns
-    -------
-    list of dict
-        One record per model (and repeat): ``model``, ``label``, ``repeat``, ``seed``,
-        ``curves`` (per-epoch ``train_loss``, ``forward_nfe``, ...), final values,
-        seconds per epoch and the fitted ``estimator``, with ``test_accuracy`` and ``n_params``.
+    <records>, with ``test_accuracy`` and ``n_params``.
     """
     from .estimators import ANODEClassifier, NODEClassifier
     from .presets import N_CLASSES, paper_image_model

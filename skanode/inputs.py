@@ -35,6 +35,7 @@ __all__ = [
     "keep_fitted_state_on_error",
     "read_dataset",
     "regression_targets",
+    "same_values",
     "sample_weights",
     "validate_X",
     "validate_Xy",
@@ -247,7 +248,7 @@ class ClassLabels:
         They are ``given`` (the ``classes`` parameter), ``partial``
         (``partial_fit``'s ``classes``) or the sorted labels of ``y``.
         """
-        if given is not None and partial is not None and not _same(given, partial):
+        if given is not None and partial is not None and not same_values(given, partial):
             raise ValueError(f"partial_fit(classes={np.asarray(partial).tolist()!r}) differs "
                              f"from the estimator's classes parameter "
                              f"{np.asarray(given).tolist()!r}.")
@@ -278,8 +279,12 @@ class ClassLabels:
         return self._order[pos].astype(np.int64)
 
 
-def _same(a: Any, b: Any) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
+def same_values(a: Any, b: Any) -> bool:
+    """Tell whether two array-likes (labels, option values) hold the same values, shaped alike."""
+    try:
+        a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    except ValueError:  # shapes numpy cannot build
+        return False
     return a.shape == b.shape and bool(np.all(a == b))
 
 
@@ -292,7 +297,7 @@ def check_warm_start_classes(est: Any, y: Any) -> None:
     if est.classes is not None:
         return
     seen = np.unique(column_or_1d(y))
-    if not _same(np.sort(est.classes_), seen):
+    if not same_values(np.sort(est.classes_), seen):
         raise ValueError(f"warm_start can only be used where y has the same classes as in the "
                          f"previous fit: it had {est.classes_.tolist()!r}, got "
                          f"{seen.tolist()!r}.  Set the classes parameter to train on some of "
@@ -326,7 +331,7 @@ def class_labels(est: Any, y: np.ndarray, *, reset: bool, partial: Any = None) -
         est.n_outputs_ = len(labels.classes)
     else:
         labels = ClassLabels(est.classes_)
-        if partial is not None and not _same(partial, est.classes_):
+        if partial is not None and not same_values(partial, est.classes_):
             raise ValueError(f"classes={np.asarray(partial).tolist()!r} is not the same as in "
                              f"the first fit, {est.classes_.tolist()!r}.")
     return labels.encode(y)

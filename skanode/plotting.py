@@ -618,7 +618,7 @@ def plot_search_results(cv_results: Any, *, metric: str | None = None, axes: Any
     folds = sum(1 for c in results.columns if re.fullmatch(rf"split\d+_test_{metric}", c))
     # A negated error (every score <= 0) is drawn as the error on a log axis, lower first.
     error = bool(np.isfinite(score).any() and np.nanmax(score) <= 0)
-    mse = -score if error else score  # the value drawn
+    shown = -score if error else score
     name = ("mean squared error" if metric == "score" else
             metric.removeprefix("neg_").replace("_", " ")) if error else metric
     what = f"CV {name}" + (f" ({folds} folds)" if folds else "")
@@ -642,15 +642,15 @@ def plot_search_results(cv_results: Any, *, metric: str | None = None, axes: Any
     marker_values = (sorted({p[marker_key] for p in params}, key=_sort_key)
                      if marker_key else [None])
     marker_of = {v: _MARKERS[i % len(_MARKERS)] for i, v in enumerate(marker_values)}
-    ranked = mse if error else -mse  # lower is better
+    ranked = shown if error else -shown  # lower is better
     best = int(np.nanargmin(ranked)) if np.isfinite(ranked).any() else None
 
     for i, p in enumerate(params):
-        left.scatter(cost[i], mse[i], color=color_of[p[color_key]],
+        left.scatter(cost[i], shown[i], color=color_of[p[color_key]],
                      marker=marker_of[p[marker_key] if marker_key else None], s=46,
                      edgecolors="k", linewidths=0.4, zorder=3)
     if best is not None:
-        left.scatter(cost[best], mse[best], s=260, facecolors="none", edgecolors="red",
+        left.scatter(cost[best], shown[best], s=260, facecolors="none", edgecolors="red",
                      linewidths=1.5, zorder=4)
     left.set_xlabel("mean training forward NFE per batch" if use_nfe
                     else "mean fit time per fold (s)")
@@ -677,11 +677,11 @@ def plot_search_results(cv_results: Any, *, metric: str | None = None, axes: Any
     order = np.argsort(np.where(np.isfinite(ranked), ranked, np.inf), kind="stable")
     rows = np.arange(len(order))
     for row, i in zip(rows, order):
-        low = mse[i] - spread[i]
+        low = shown[i] - spread[i]
         if error:  # a log axis: the bar stops short of zero
-            low = max(low, mse[i] * 0.2) if np.isfinite(mse[i]) else np.nan
-        right.plot([low, mse[i] + spread[i]], [row, row], color="0.6", lw=1)
-        right.scatter(mse[i], row, color=color_of[params[i][color_key]],
+            low = max(low, shown[i] * 0.2) if np.isfinite(shown[i]) else np.nan
+        right.plot([low, shown[i] + spread[i]], [row, row], color="0.6", lw=1)
+        right.scatter(shown[i], row, color=color_of[params[i][color_key]],
                       marker=marker_of[params[i][marker_key] if marker_key else None], s=36,
                       edgecolors="red" if i == best else "k",
                       linewidths=1.5 if i == best else 0.4, zorder=3)
