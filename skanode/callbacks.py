@@ -260,6 +260,11 @@ class PrintLog(_SkorchPrintLog):
         self.keys_ignored_ |= set(self._EVENTS)
         return self
 
+    def on_epoch_end(self, net, **kwargs):  # noqa: D102
+        if self.sink is print and not net.verbose:
+            return  # skorch would format a table every epoch only to drop it
+        super().on_epoch_end(net, **kwargs)
+
     def format_row(self, row, key, color):  # noqa: D102
         text = super().format_row(row, key, color)
         if isinstance(text, str) and not self._colour():

@@ -756,12 +756,15 @@ class _ClassifierTask:
 def _label_accuracy(net: Any, X: Any, y: Any = None) -> float:
     """Accuracy of ``net`` on a dataset whose targets are encoded class indices.
 
-    Computed on the indices directly (``accuracy_score``'s checks cost more than a
-    small model's validation solve, every epoch).
+    Computed from the module's outputs on the indices directly: skorch hands in the
+    validation step's outputs (cached), and ``predict_proba``'s checks and
+    ``accuracy_score``'s would cost more than a small model's validation solve,
+    every epoch.
     """
     y = _encoded_targets(X) if y is None else y
-    y = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y).astype(int)
-    return float(np.mean(net.predict_proba(X).argmax(axis=1) == y))
+    y = torch.as_tensor(np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y)).long()
+    outputs = torch.cat([out.detach().cpu() for out in net.forward_iter(X, training=False)])
+    return float((outputs.argmax(dim=1) == y).double().mean())
 
 
 def _encoded_targets(dataset: Any) -> torch.Tensor:

@@ -239,13 +239,30 @@ def _per_sample(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
 
 
-def _stage(y, ks, terms, step_y):
-    """``y + step * sum(w_j k_j)`` with a per-sample step."""
+def _weighted(ks, terms):
+    """``sum(w_j k_j)`` over the ``(j, w_j)`` in ``terms``."""
     (j, w), *rest = terms
     acc = ks[j] * w
     for j, w in rest:
         acc.add_(ks[j], alpha=w)
-    return torch.addcmul(y, step_y, acc)
+    return acc
+
+
+def _stage(y, ks, terms, step_y):
+    """``y + step * sum(w_j k_j)`` with a per-sample step."""
+    return torch.addcmul(y, step_y, _weighted(ks, terms))
+
+
+_NODES: dict = {}
+
+
+def _nodes(tab: Tableau, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the tableau's nodes as a float64 ``(stages, 1)`` column, and where they are 1."""
+    key = (tab, device)
+    if key not in _NODES:
+        nodes = torch.tensor(tab.c, dtype=torch.float64, device=device).unsqueeze(1)
+        _NODES[key] = nodes, nodes == 1.0
+    return _NODES[key]
 
 
 @torch.no_grad()
@@ -278,14 +295,14 @@ class _Lockstep:
     @torch.no_grad()
     def propose(self, active: torch.Tensor, what: str = "") -> tuple[torch.Tensor, torch.Tensor]:
         """Return each sample's next step (0 when inactive) and whether it lands on its target."""
-        stuck = active & ~(self.t + self.h > self.t)
+        reach = self.t + self.h
+        stuck = active & ~(reach > self.t)
         if stuck.any():
             i = int(stuck.nonzero()[0])
             raise IntegrationError(f"underflow in the step size ({float(self.h[i]):.3g}) of "
                                    f"sample {i}{what} at t={float(self.t[i]):.6g}")
-        last = self.t + self.h >= self.target
-        step = torch.where(active, torch.where(last, self.target - self.t, self.h),
-                           torch.zeros_like(self.h))
+        last = reach >= self.target
+        step = torch.where(active, torch.where(last, self.target - self.t, self.h), 0.0)
         return step, last
 
     @torch.no_grad()
@@ -301,14 +318,17 @@ def _attempt(f, tab: Tableau, terms, y, k1, state: _Lockstep, step, last, rtol, 
     """One Runge-Kutta attempt for every sample: stages, new states and error ratios."""
     a_terms, b_terms, e_terms = terms
     step_y = _per_sample(step, y)
+    nodes, ends = _nodes(tab, step.device)
+    # Every stage's time at once, computed in float64 and handed to f in y's dtype;
+    # a sample's last step evaluates its end stages at its target time exactly.
+    times = torch.where(last & ends, state.target, torch.addcmul(state.t, nodes, step))
     ks = [k1]
-    for c, row in zip(tab.c, a_terms):
+    for t_stage, row in zip(times.to(y.dtype).unbind(), a_terms):
         stage = _stage(y, ks, row, step_y)
-        t_stage = torch.where(last & (c == 1.0), state.target, state.t + c * step)
-        ks.append(f(t_stage.to(y.dtype), stage))
+        ks.append(f(t_stage, stage))
     y_new = stage if tab.solution_is_last_stage else _stage(y, ks, b_terms, step_y)
     with torch.no_grad():
-        err = _stage(torch.zeros_like(y), ks, e_terms, step_y)
+        err = _weighted(ks, e_terms).mul_(step_y)
         tol = torch.maximum(y.abs(), y_new.abs()).mul_(rtol).add_(atol)
         ratio = _sample_rms(err / tol)
     return y_new, ks, ratio
@@ -317,11 +337,10 @@ def _attempt(f, tab: Tableau, terms, y, k1, state: _Lockstep, step, last, rtol, 
 def _controller(step: torch.Tensor, ratio: torch.Tensor, order: int) -> torch.Tensor:
     """Next step sizes from the error ratios (torchdiffeq's controller, per sample)."""
     ratio = torch.nan_to_num(ratio, nan=float("inf"))  # NaN: shrink; the budget ends a loop
-    floor = torch.where(ratio < 1.0, torch.ones_like(ratio), torch.full_like(ratio, _DFACTOR))
+    # A zero ratio gives an infinite factor, clamped to the largest growth.
     factor = torch.clamp(_SAFETY / ratio ** (1.0 / order), max=_IFACTOR)
-    factor = torch.where(ratio == 0.0, torch.full_like(ratio, _IFACTOR),
-                         torch.maximum(factor, floor))
-    return step * factor
+    floor = torch.where(ratio < 1.0, 1.0, torch.full_like(ratio, _DFACTOR))
+    return step * torch.maximum(factor, floor)
 
 
 def solve_per_sample(
@@ -380,9 +399,9 @@ def solve_per_sample(
     while (active := index < len(grid)).any():
         step, last = state.propose(active)
         y_new, ks, ratio = _attempt(f, tab, terms, y, k1, state, step, last, rtol, atol)
-        evals += active * tab.stages
+        evals.add_(active, alpha=tab.stages)
         accept = state.advance(step, last, ratio, active)
-        keep = _per_sample(accept, y).bool()
+        keep = accept.view(-1, *([1] * (y.dim() - 1)))
         y = torch.where(keep, y_new, y)
         k1 = torch.where(keep, ks[-1], k1)
         landed = accept & last

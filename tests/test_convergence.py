@@ -106,6 +106,15 @@ def test_verbose_log_is_plain_text_off_a_terminal(spheres, capsys):
     assert "\x1b[" not in out
 
 
+def test_silent_fits_print_nothing_and_a_later_verbose_one_prints_the_header(spheres, capsys):
+    X, y = spheres
+    est = make(ANODEClassifier, max_epochs=2).fit(X, y)
+    assert capsys.readouterr().out == ""
+    est.set_params(verbose=1).partial_fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert "train_loss" in lines[0] and lines[2].split()[0] == "3"
+
+
 def test_verbose_log_keeps_its_columns_and_says_why_it_stopped(iris_scaled, capsys):
     X, names = iris_scaled
     est = make(ANODEClassifier, max_epochs=200, early_stopping=True, n_iter_no_change=2,
