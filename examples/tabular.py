@@ -12,9 +12,11 @@ thread, and numpy's BLAS is limited to one thread here too, which on data this
 small is the fastest setting for scikit-learn's models as well (measured on the
 2-core development machine: MLPClassifier on breast_cancer 0.2 s on one
 thread, 1-10 s on two).  One table is printed: score (mean +- std over folds),
-fit time per fold, epochs trained and the forward NFE per training batch.
+fit time per fold, epochs trained, the forward NFE per training batch, and for
+skanode's models the score difference and fit-time ratio to the MLP.
 
-Run:  python examples/tabular.py            (everything; a few minutes on 2 cores)
+Run:  python examples/tabular.py            (everything; under a minute on 2 cores)
+      python examples/tabular.py --seeds 5  (five seeds per model, folds pooled)
       python examples/tabular.py --quick    (smoke run: 2 folds, 3 data sets)
 """
 
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 import warnings
 
 import numpy as np
@@ -53,7 +54,7 @@ from skanode import (
 )
 
 # The settings the "Tabular data" guide recommends, chosen with this script.
-RECOMMENDED = {"lr": 1e-2, "batch_size": 64, "hidden_dim": 64, "early_stopping": True,
+RECOMMENDED = {"lr": 1e-2, "batch_size": 64, "hidden_dim": 32, "early_stopping": True,
                "n_iter_no_change": 5, "max_epochs": 300, "random_state": 0}
 
 
@@ -69,13 +70,14 @@ def regression_data():
     yield "friedman1", make_friedman1(n_samples=1000, noise=1.0, random_state=0)
 
 
-def classifiers():
+def classifiers(seed=0):
+    settings = {**RECOMMENDED, "random_state": seed}
     return {
         "LogisticRegression": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
-        "MLPClassifier": make_pipeline(StandardScaler(), MLPClassifier(random_state=0)),
-        "NODE": make_pipeline(StandardScaler(), NODEClassifier(**RECOMMENDED)),
-        "ANODE": make_pipeline(StandardScaler(), ANODEClassifier(**RECOMMENDED)),
-        "ResNet": make_pipeline(StandardScaler(), ResNetClassifier(**RECOMMENDED)),
+        "MLPClassifier": make_pipeline(StandardScaler(), MLPClassifier(random_state=seed)),
+        "NODE": make_pipeline(StandardScaler(), NODEClassifier(**settings)),
+        "ANODE": make_pipeline(StandardScaler(), ANODEClassifier(**settings)),
+        "ResNet": make_pipeline(StandardScaler(), ResNetClassifier(**settings)),
     }
 
 
@@ -84,13 +86,14 @@ def _scaled_target(regressor):
                                       transformer=StandardScaler())
 
 
-def regressors():
+def regressors(seed=0):
+    settings = {**RECOMMENDED, "random_state": seed}
     return {
         "Ridge": make_pipeline(StandardScaler(), Ridge()),
-        "MLPRegressor": _scaled_target(MLPRegressor(random_state=0, max_iter=500)),
-        "NODE": _scaled_target(NODERegressor(**RECOMMENDED)),
-        "ANODE": _scaled_target(ANODERegressor(**RECOMMENDED)),
-        "ResNet": _scaled_target(ResNetRegressor(**RECOMMENDED)),
+        "MLPRegressor": _scaled_target(MLPRegressor(random_state=seed, max_iter=500)),
+        "NODE": _scaled_target(NODERegressor(**settings)),
+        "ANODE": _scaled_target(ANODERegressor(**settings)),
+        "ResNet": _scaled_target(ResNetRegressor(**settings)),
     }
 
 
@@ -102,28 +105,42 @@ def _net(estimator):
     return nets[0] if nets else None
 
 
-def evaluate(name, model, X, y, cv):
-    start = time.perf_counter()
-    result = cross_validate(model, X, y, cv=cv, return_estimator=True)
-    nets = [_net(est) for est in result["estimator"]]
-    epochs = nfe = float("nan")
-    if all(net is not None for net in nets):
-        epochs = np.mean([net.n_iter_ for net in nets])
-        nfe = np.mean([np.mean(net.history[:, "forward_nfe"]) for net in nets])
-    return {"score": result["test_score"], "fit": result["fit_time"].mean(), "epochs": epochs,
-            "nfe": nfe, "wall": time.perf_counter() - start}
+def evaluate(models, X, y, cv):
+    """Cross-validate the models of each seed's ``{label: model}``; pool the folds."""
+    results = {}
+    for built in models:
+        for label, model in built.items():
+            result = cross_validate(model, X, y, cv=cv, return_estimator=True)
+            nets = [_net(est) for est in result["estimator"]]
+            r = results.setdefault(label, {"score": [], "fit": [], "epochs": [], "nfe": []})
+            r["score"].extend(result["test_score"])
+            r["fit"].extend(result["fit_time"])
+            if all(net is not None for net in nets):
+                r["epochs"].extend(net.n_iter_ for net in nets)
+                r["nfe"].extend(np.mean(net.history[:, "forward_nfe"]) for net in nets)
+    return {label: {key: np.mean(v) if key != "score" and v else
+                    (np.asarray(v) if key == "score" else float("nan"))
+                    for key, v in r.items()} for label, r in results.items()}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 folds, 3 data sets")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="repeat with random_state 0..N-1 for every seeded model and pool "
+                             "the folds (default: 1); a single run's differences of about "
+                             "0.01 are within the seeds' spread")
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, not {args.seeds}")
     folds = 2 if args.quick else 5
     print(f"load average at start: {[round(v, 2) for v in os.getloadavg()]}"
           + ("   (smoke run: 2 folds, 3 data sets; the numbers mean little)" if args.quick
              else ""))
+    print(f"seeds: {args.seeds} (score: mean +- std over {folds} folds"
+          + (f" x {args.seeds} seeds)" if args.seeds > 1 else ")"))
     print(f"{'data':<14} {'model':<19} {'score':>15} {'fit s/fold':>11} {'epochs':>7} "
-          f"{'NFE':>6}")
+          f"{'NFE':>6} {'vs MLP':>15}")
     tasks = [("accuracy", classification_data(), classifiers, StratifiedKFold),
              ("R^2", regression_data(), regressors, KFold)]
     with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
@@ -136,15 +153,20 @@ def main():
                 if args.quick and i >= (2 if metric == "accuracy" else 1):
                     continue
                 cv = splitter(folds, shuffle=True, random_state=0)
-                for label, model in models().items():
-                    r = evaluate(label, model, X, y, cv)
+                results = evaluate((models(seed) for seed in range(args.seeds)), X, y, cv)
+                mlp = next(r for label, r in results.items() if label.startswith("MLP"))
+                for label, r in results.items():
                     score = f"{r['score'].mean():.3f} +- {r['score'].std():.3f}"
                     epochs = "" if np.isnan(r["epochs"]) else f"{r['epochs']:.0f}"
                     nfe = "" if np.isnan(r["nfe"]) else f"{r['nfe']:.1f}"
+                    versus = "" if np.isnan(r["epochs"]) else (
+                        f"{r['score'].mean() - mlp['score'].mean():+.3f} "
+                        f"{r['fit'] / mlp['fit']:>5.1f}x")
                     print(f"{name:<14} {label:<19} {score:>15} {r['fit']:>11.3f} {epochs:>7} "
-                          f"{nfe:>6}", flush=True)
+                          f"{nfe:>6} {versus:>15}", flush=True)
     print("score: CV accuracy (classification) or R^2 (regression); NFE: mean forward NFE per "
-          "training batch (ResNet: its residual blocks)")
+          "training batch (ResNet: its residual blocks); vs MLP: score difference and fit "
+          "time ratio to the MLP of the same run")
 
 
 if __name__ == "__main__":

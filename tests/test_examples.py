@@ -25,6 +25,17 @@ def test_tabular_quick_prints_the_table():
     anode_iris = next(row for row in rows if row[:2] == ["iris", "ANODE"])
     assert float(anode_iris[2]) > 0.8  # accuracy of a 2-fold smoke run, well above chance
     assert int(anode_iris[6]) >= 1  # epochs trained are reported
+    mlp_iris = next(row for row in rows if row[:2] == ["iris", "MLPClassifier"])
+    # vs MLP: the score difference and the fit-time ratio of the same run
+    difference = float(anode_iris[2]) - float(mlp_iris[2])  # of the rounded scores
+    assert abs(float(anode_iris[8]) - difference) <= 0.0015
+    assert anode_iris[9].endswith("x") and float(anode_iris[9][:-1]) > 0
+
+
+def test_tabular_seeds_must_be_positive():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "tabular.py"), "--seeds", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "--seeds must be at least 1, not 0" in out.stderr
 
 
 def test_grid_search_quick():
