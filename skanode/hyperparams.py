@@ -401,8 +401,9 @@ CLASSIFICATION = (
     _p("classes", None, [NONE, Satisfies(lambda v: len(v) >= 2 and len(set(v)) == len(v),
                                          "a sequence of at least 2 distinct labels")],
        "array-like or None", """
-The class labels, in the order of ``predict_proba``'s columns.  ``None`` takes
-the sorted labels of ``y`` in the first ``fit``.""", Any),
+The class labels, in any order: ``classes_`` holds them sorted, as scikit-learn's
+classifiers and metrics expect (``predict_proba``'s columns follow ``classes_``).
+``None`` takes the labels of ``y`` in the first ``fit``.""", Any),
     _p("class_weight", None, [NONE, Options(("balanced",)), InstanceOf((dict,), "a dict")],
        'dict, "balanced" or None', """
 Weights of the classes in the loss, multiplying ``sample_weight``: a dict

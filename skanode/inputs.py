@@ -233,7 +233,7 @@ class ClassLabels:
     Parameters
     ----------
     classes : array-like
-        The labels, in the order of the model's outputs (any order; no duplicates).
+        The labels, in the order of the model's outputs (no duplicates).
     """
 
     def __init__(self, classes: Any) -> None:
@@ -246,9 +246,10 @@ class ClassLabels:
         """Decide the classes of a first fit.
 
         They are ``given`` (the ``classes`` parameter), ``partial``
-        (``partial_fit``'s ``classes``) or the sorted labels of ``y``.
+        (``partial_fit``'s ``classes``) or the labels of ``y``, sorted whichever
+        it is (scikit-learn's metrics read probability columns in sorted order).
         """
-        if given is not None and partial is not None and not same_values(given, partial):
+        if given is not None and partial is not None and not same_classes(given, partial):
             raise ValueError(f"partial_fit(classes={np.asarray(partial).tolist()!r}) differs "
                              f"from the estimator's classes parameter "
                              f"{np.asarray(given).tolist()!r}.")
@@ -265,7 +266,7 @@ class ClassLabels:
                              f"(got only {classes!r}).")
         if len(np.unique(classes)) != len(classes):
             raise ValueError(f"classes has duplicate labels: {classes.tolist()!r}.")
-        return cls(classes)
+        return cls(np.unique(classes))
 
     def encode(self, y: np.ndarray) -> np.ndarray:
         """Return the index into :attr:`classes` of each label; unknown labels are an error."""
@@ -277,6 +278,14 @@ class ClassLabels:
             raise ValueError(f"y contains labels not in classes_ {self.classes.tolist()!r}: "
                              f"{unknown[:10].tolist()!r}.")
         return self._order[pos].astype(np.int64)
+
+
+def same_classes(a: Any, b: Any) -> bool:
+    """Tell whether two label lists hold the same classes, in any order."""
+    try:
+        return same_values(np.unique(np.asarray(a)), np.unique(np.asarray(b)))
+    except TypeError:  # labels that do not sort
+        return False
 
 
 def same_values(a: Any, b: Any) -> bool:
@@ -297,7 +306,7 @@ def check_warm_start_classes(est: Any, y: Any) -> None:
     if est.classes is not None:
         return
     seen = np.unique(column_or_1d(y))
-    if not same_values(np.sort(est.classes_), seen):
+    if not same_classes(est.classes_, seen):
         raise ValueError(f"warm_start can only be used where y has the same classes as in the "
                          f"previous fit: it had {est.classes_.tolist()!r}, got "
                          f"{seen.tolist()!r}.  Set the classes parameter to train on some of "
@@ -331,7 +340,7 @@ def class_labels(est: Any, y: np.ndarray, *, reset: bool, partial: Any = None) -
         est.n_outputs_ = len(labels.classes)
     else:
         labels = ClassLabels(est.classes_)
-        if partial is not None and not same_values(partial, est.classes_):
+        if partial is not None and not same_classes(partial, est.classes_):
             raise ValueError(f"classes={np.asarray(partial).tolist()!r} is not the same as in "
                              f"the first fit, {est.classes_.tolist()!r}.")
     return labels.encode(y)

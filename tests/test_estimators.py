@@ -12,7 +12,12 @@ from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, make_scorer
-from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    cross_val_score,
+    train_test_split,
+)
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
@@ -97,16 +102,27 @@ def test_pandas_categorical_labels_and_dataframe_input(spheres):
     assert set(est.predict(df)) <= {"in", "out"}
 
 
-def test_classes_in_any_order_set_the_column_order(iris_scaled):
+def test_classes_in_any_order_are_sorted_so_scikit_learns_scorers_read_them(iris_scaled):
     X, names = iris_scaled
     order = ["virginica", "setosa", "versicolor"]
     est = make(ANODEClassifier, classes=order, max_epochs=30).fit(X, names)
-    assert list(est.classes_) == order
+    assert list(est.classes_) == sorted(order)  # as scikit-learn's classifiers keep them
     proba = est.predict_proba(X)
     assert est.score(X, names) > 0.9
     # each column is the probability of the class at that position of classes_
-    for j, label in enumerate(order):
+    for j, label in enumerate(est.classes_):
         assert proba[names == label, j].mean() > 0.6
+    # scorers assume sorted columns: a log loss of a good model, not of shuffled columns
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    losses = cross_val_score(make(ANODEClassifier, classes=order, max_epochs=30), X, names,
+                             cv=cv, scoring="neg_log_loss")
+    assert losses.mean() > -0.5
+    # partial_fit's classes likewise, and a later call may list them in another order
+    inc = make(ANODEClassifier, max_epochs=2).partial_fit(X, names, classes=order)
+    assert list(inc.classes_) == sorted(order)
+    inc.partial_fit(X, names, classes=sorted(order))
+    with pytest.raises(ValueError, match="is not the same as in the first fit"):
+        inc.partial_fit(X, names, classes=[*order[:2], "other"])
 
 
 def test_partial_fit_with_classes_over_batches_missing_a_class(iris_scaled):
