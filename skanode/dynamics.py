@@ -16,8 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["NONLINEARITIES", "ConvField", "MLPField", "TapedMLP", "make_activation",
-           "row_invariant_linear"]
+__all__ = ["NONLINEARITIES", "ConvField", "MLPField", "make_activation", "row_invariant_linear"]
 
 NONLINEARITIES: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -191,91 +190,6 @@ class MLPField(nn.Module):
             return torch.addmm(b3, out, w3)
 
         return f
-
-
-    def taped(self) -> TapedMLP:
-        """Return a recording evaluator with a hand-written backward pass.
-
-        For training with skanode's batch solver (:func:`skanode.rk.solve_taped`):
-        the solve runs without an autograd graph while this records each
-        evaluation's activations, and the backward pass applies
-        :meth:`TapedMLP.vjp` per evaluation and forms the weight gradients once,
-        as three matrix products over all evaluations.  Same results as autograd
-        through :meth:`evaluator` up to float summation order, with a fraction of
-        its operations.
-        """
-        return TapedMLP(self)
-
-
-# Derivatives of the nonlinearities from their outputs, which the tape keeps.
-_DERIVATIVES = {
-    "relu": lambda g, a: torch.ops.aten.threshold_backward(g, a, 0.0),
-    "tanh": lambda g, a: g * (1.0 - a * a),
-    "softplus": lambda g, a: g * -torch.expm1(-a),  # sigmoid(z) = 1 - exp(-softplus(z))
-}
-
-
-class TapedMLP:
-    """Evaluations of an :class:`MLPField` recorded for a hand-written backward pass.
-
-    Calling it evaluates ``f(t, h)`` (``t`` a Python float) without a graph and
-    records the input and both hidden activations; :meth:`vjp` returns the
-    cotangent of an evaluation's input and keeps those of its layers, from which
-    :meth:`parameter_grads` forms the gradients of all evaluations at once.
-    Valid while the field's parameters are unchanged (one training step).
-    """
-
-    def __init__(self, field: MLPField) -> None:
-        w1 = field.fc1.weight.detach()
-        self.parameters = tuple(field.parameters())
-        self.timed = field.time_dependent
-        self._w1_t, self._w1 = (w1[:, 0], w1[:, 1:]) if self.timed else (None, w1)
-        self._w2, self._w3 = field.fc2.weight.detach(), field.fc3.weight.detach()
-        self._b1, self._b2, self._b3 = (field.fc1.bias.detach(), field.fc2.bias.detach(),
-                                        field.fc3.bias.detach())
-        self._act, self._derivative = field._act, _DERIVATIVES[_name_of(field._act)]
-        self._records: list[tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        self._cotangents: tuple[list, ...] = ([], [], [], [])  # times, layers 1, 2, 3
-
-    def __call__(self, t: float, h: torch.Tensor) -> torch.Tensor:
-        """Evaluate ``f(t, h)`` and record it (evaluation number ``len`` before the call)."""
-        act = self._act
-        with torch.no_grad():
-            bias = torch.add(self._b1, self._w1_t, alpha=t) if self.timed else self._b1
-            a1 = act(torch.addmm(bias, h, self._w1.t()))
-            a2 = act(torch.addmm(self._b2, a1, self._w2.t()))
-            self._records.append((t, h, a1, a2))
-            return torch.addmm(self._b3, a2, self._w3.t())
-
-    def vjp(self, index: int, grad: torch.Tensor) -> torch.Tensor:
-        """Return ``grad . df/dh`` of evaluation ``index``; keep its parameter cotangents."""
-        t, h, a1, a2 = self._records[index]
-        g2 = self._derivative(grad.mm(self._w3), a2)
-        g1 = self._derivative(g2.mm(self._w2), a1)
-        times, first, second, third = self._cotangents
-        times.append(t)
-        first.append((g1, h))
-        second.append((g2, a1))
-        third.append((grad, a2))
-        return g1.mm(self._w1)
-
-    def parameter_grads(self) -> tuple[torch.Tensor | None, ...]:
-        """Gradients of ``fc1.weight, fc1.bias, ..., fc3.bias`` over all :meth:`vjp` calls."""
-        times, *layers = self._cotangents
-        if not times:
-            return (None,) * len(self.parameters)
-        grads = []
-        for i, pairs in enumerate(layers):
-            outer, inner = (torch.cat(side) for side in zip(*pairs))
-            if i == 0 and self.timed:  # the time column of fc1's weight
-                rows = pairs[0][1].new_tensor(times).repeat_interleave(len(pairs[0][1]))
-                inner = torch.cat([rows.unsqueeze(1), inner], dim=1)
-            grads += [outer.t().mm(inner), outer.sum(dim=0)]
-        return tuple(grads)
-
-
-def _name_of(function: Callable) -> str:
-    return next(name for name, fn in _FUNCTIONS.items() if fn is function)
 
 
 class ConvField(nn.Module):

@@ -20,14 +20,7 @@ from torchdiffeq import odeint, odeint_adjoint
 
 from . import hyperparams as hp
 from .exceptions import SolverError
-from .rk import (
-    TABLEAUS,
-    IntegrationError,
-    solve,
-    solve_per_sample,
-    solve_per_sample_adjoint,
-    solve_taped,
-)
+from .rk import TABLEAUS, IntegrationError, solve, solve_per_sample, solve_per_sample_adjoint
 
 __all__ = [
     "ADAPTIVE_SOLVERS",
@@ -173,11 +166,6 @@ class _CountingField(nn.Module):
 
         return f
 
-    def taped(self) -> Any:
-        """Return the field's recording evaluator (e.g. :meth:`MLPField.taped`), or None."""
-        make = getattr(self.field, "taped", None)
-        return None if make is None else make()
-
     def lean(self, row_invariant: bool = False) -> Callable:
         """Return the counted field for one solve, bound to its parameters when it can be."""
         evaluator = getattr(self.field, "evaluator", None)
@@ -221,11 +209,7 @@ class ODEBlock(nn.Module):
         ``adaptive_heun`` without options with :mod:`skanode.rk` (per batch: the
         same steps and NFE as torchdiffeq, with less overhead; per sample: its
         own lockstep solver, also with the adjoint); everything else uses
-        torchdiffeq.  When gradients are wanted from a per-batch solve of a
-        field with a ``taped()`` method (:meth:`MLPField.taped`), the backward
-        pass is the field's own (:func:`skanode.rk.solve_taped`): the same
-        gradients with far fewer operations, but only once differentiable
-        (``"torchdiffeq"`` gives higher derivatives).
+        torchdiffeq.
     **options
         The solver options above.
     """
@@ -289,11 +273,6 @@ class ODEBlock(nn.Module):
             return self._per_sample(x, [self.integration_time])[0]
         self._per_sample_nfe = None
         if self._own_solver and not self.adjoint:
-            taped = self.field.taped() if self._needs_gradients(x) else None
-            if taped is not None:  # a field with its own backward pass: no autograd graph
-                return self._counted(lambda: solve_taped(
-                    self.field.counted(taped), taped, x, self.integration_time,
-                    method=self.solver, rtol=self.rtol, atol=self.atol))
             return self._counted(lambda: solve(self.field.lean(), x, self.integration_time,
                                                method=self.solver, rtol=self.rtol,
                                                atol=self.atol))
@@ -338,10 +317,6 @@ class ODEBlock(nn.Module):
         else:
             out = self._counted(lambda: self._odeint(x, times))
         return out[1:] if prepend else out
-
-    def _needs_gradients(self, x: torch.Tensor) -> bool:
-        return torch.is_grad_enabled() and (x.requires_grad or any(
-            p.requires_grad for p in self.field.parameters()))
 
     @property
     def _own_solver(self) -> bool:

@@ -29,12 +29,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 __all__ = ["TABLEAUS", "IntegrationError", "Tableau", "solve", "solve_per_sample",
-           "solve_per_sample_adjoint", "solve_taped"]
+           "solve_per_sample_adjoint"]
 
 _SAFETY, _IFACTOR, _DFACTOR = 0.9, 10.0, 0.2
 
@@ -168,7 +167,6 @@ def solve(
     method: str = "dopri5",
     rtol: float = 1e-3,
     atol: float = 1e-3,
-    tape: list | None = None,
 ) -> torch.Tensor:
     """Integrate ``dy/dt = f(t, y)`` from ``y(0) = y0`` to ``y(t1)``, one step size per batch.
 
@@ -184,11 +182,6 @@ def solve(
         The tableau.
     rtol, atol : float, default=1e-3
         Tolerances.
-    tape : list, optional
-        Receives ``(step, k1, first)`` for every accepted step: its size, the
-        number of the evaluation of ``f`` that gave its first stage's derivative,
-        and of the first of its own evaluations (evaluations numbered from 0 in
-        call order).  :func:`solve_taped` backpropagates through it.
 
     Returns
     -------
@@ -208,7 +201,6 @@ def solve(
     k1 = f(0.0, y0)
     h = _initial_step(f, 0.0, y0, k1, rtol, atol, tab.order)
     t, y = 0.0, y0
-    calls, k1_at = 2, 0  # evaluations so far (f(0, y0), the initial step's), k1's number
     while t < t1:
         if not t + h > t:
             raise IntegrationError(f"underflow in the step size ({h:.3g}) at t={t:.6g}")
@@ -226,10 +218,6 @@ def solve(
         if ratio <= 1.0:
             t = t1 if last else t + step
             y, k1 = y_new, ks[-1]
-            if tape is not None:
-                tape.append((step, k1_at, calls))
-            k1_at = calls + tab.stages - 1
-        calls += tab.stages
         if ratio == 0.0:
             h = step * _IFACTOR
         elif ratio != ratio:  # NaN: let the step shrink; the caller's budget ends a loop
@@ -238,110 +226,6 @@ def solve(
             floor = 1.0 if ratio < 1.0 else _DFACTOR
             h = step * min(_IFACTOR, max(_SAFETY / ratio ** (1.0 / tab.order), floor))
     return y
-
-
-# -- one step size per batch, backpropagated by hand ---------------------------------------
-def _reverse(tape: list, tab: Tableau, vjp: Callable, grad: torch.Tensor) -> torch.Tensor:
-    """Backpropagate ``grad`` (the cotangent of ``y(t1)``) through a solve's accepted steps.
-
-    ``vjp(n, g)`` returns ``g . df/dy`` at evaluation ``n``; the result is the
-    cotangent of ``y0``.  Each step's stages are visited last to first, so a
-    stage's derivative has collected every later stage's share before its
-    ``vjp``.
-    """
-    a_terms, b_terms, stages = [_terms(row) for row in tab.a], _terms(tab.b), tab.stages
-
-    def add(into: list, j: int, g: torch.Tensor, weight: float) -> None:
-        into[j] = g * weight if into[j] is None else into[j].add_(g, alpha=weight)
-
-    g_y, g_next = grad, None  # g_next: cotangent of the next step's first derivative
-    for step, _, first in reversed(tape):
-        g_k = [None] * stages + [g_next]  # the last stage's derivative starts the next step
-        if tab.solution_is_last_stage:
-            g_prev, g_last = torch.zeros_like(g_y), g_y
-        else:
-            g_prev, g_last = g_y.clone(), None
-            for j, w in b_terms:
-                add(g_k, j, g_y, step * w)
-        for i in range(stages, 0, -1):  # stage i's input is y + step * sum(a_ij k_j)
-            g_s = g_last if i == stages else None
-            if g_k[i] is not None:
-                g_f = vjp(first + i - 1, g_k[i])
-                g_s = g_f if g_s is None else g_f.add_(g_s)
-            if g_s is not None:
-                g_prev.add_(g_s)
-                for j, w in a_terms[i - 1]:
-                    add(g_k, j, g_s, step * w)
-        g_y, g_next = g_prev, g_k[0]
-    # The first step's first derivative is f(0, y0); later ones are earlier steps' last stages.
-    return g_y if g_next is None else g_y + vjp(tape[0][1], g_next)
-
-
-class _TapedSolve(torch.autograd.Function):
-    """Forward: :func:`solve` without a graph, recording.  Backward: :func:`_reverse`."""
-
-    @staticmethod
-    def forward(ctx, y0, f, taped, t1, method, rtol, atol, *params):
-        tape: list = []
-        y = solve(f, y0, t1, method=method, rtol=rtol, atol=atol, tape=tape)
-        ctx.taped, ctx.tape, ctx.method = taped, tape, method
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        if torch.is_grad_enabled():  # create_graph=True: a derivative of this backward pass
-            raise RuntimeError(
-                "skanode's hand-written backward pass (training solves of MLP fields) can "
-                "be differentiated only once; for higher derivatives solve with autograd: "
-                "ODEBlock(..., backend='torchdiffeq').")
-        g_y0 = _reverse(ctx.tape, TABLEAUS[ctx.method], ctx.taped.vjp, grad)
-        return (g_y0, None, None, None, None, None, None, *ctx.taped.parameter_grads())
-
-
-def solve_taped(
-    f: Callable[[float, torch.Tensor], torch.Tensor],
-    taped: Any,
-    y0: torch.Tensor,
-    t1: float,
-    *,
-    method: str = "dopri5",
-    rtol: float = 1e-3,
-    atol: float = 1e-3,
-) -> torch.Tensor:
-    """:func:`solve`, with gradients by a hand-written backward pass instead of autograd.
-
-    The forward solve keeps no graph: ``taped`` records every evaluation (as
-    :class:`skanode.dynamics.TapedMLP` does) and the backward pass runs through
-    the accepted steps with ``taped.vjp``.  Same steps, NFE and state as
-    :func:`solve`; the gradients agree with autograd's up to float summation
-    order, at a fraction of its operations (autograd's overhead per operation
-    is most of a small model's training step).  Not twice differentiable.
-
-    Parameters
-    ----------
-    f : callable
-        ``f(t, y)`` that evaluates ``taped`` (for instance counted by the ODE
-        block); its evaluations are numbered in call order.
-    taped : object
-        ``taped.vjp(n, g)`` returns ``g . df/dy`` at evaluation ``n`` and keeps
-        the parameter cotangents; ``taped.parameter_grads()`` returns the
-        gradients of ``taped.parameters`` (a tuple of tensors).
-    y0 : torch.Tensor
-        Initial state.
-    t1 : float
-        End time.
-    method : {"dopri5", "bosh3", "fehlberg2", "adaptive_heun"}, default="dopri5"
-        The tableau.
-    rtol, atol : float, default=1e-3
-        Tolerances.
-
-    Returns
-    -------
-    torch.Tensor
-        The state at ``t1``, differentiable with respect to ``y0`` and
-        ``taped.parameters``.
-    """
-    return _TapedSolve.apply(y0, f, taped, float(t1), method, rtol, atol, *taped.parameters)
 
 
 # -- one step size per sample --------------------------------------------------------------

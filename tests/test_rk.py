@@ -15,7 +15,6 @@ from skanode.rk import (
     solve,
     solve_per_sample,
     solve_per_sample_adjoint,
-    solve_taped,
 )
 
 
@@ -83,74 +82,6 @@ def test_batch_gradients_match_torchdiffeq():
     for ours, ref in zip(*grads):
         # both are gradients of discretised solves; they agree to the solver's accuracy
         assert (ours - ref).norm() <= 1e-2 * ref.norm()
-
-
-# -- the hand-written backward pass ------------------------------------------------------------
-@pytest.mark.parametrize("method", sorted(TABLEAUS))
-@pytest.mark.parametrize(("nonlinearity", "time_dependent"),
-                         [("relu", True), ("tanh", True), ("softplus", False)])
-def test_taped_solve_is_the_solve_with_autograds_gradients(method, nonlinearity, time_dependent):
-    torch.manual_seed(0)
-    field = MLPField(3, 16, nonlinearity=nonlinearity, time_dependent=time_dependent)
-    with torch.no_grad():
-        for p in field.parameters():
-            p.mul_(3.0)
-    x = torch.randn(32, 3, requires_grad=True)
-    target = torch.randn(32, 3)
-    results = []
-    for taped in (False, True):
-        field.zero_grad()
-        x.grad = None
-        calls = Counting(field.taped() if taped else field.evaluator())
-        if taped:
-            y = solve_taped(calls, calls.field, x, 1.0, method=method)
-        else:
-            y = solve(calls, x, 1.0, method=method)
-        (y - target).pow(2).sum().backward()
-        results.append((y.detach(), calls.calls, [x.grad] + [p.grad for p in field.parameters()]))
-    (y_auto, n_auto, g_auto), (y_taped, n_taped, g_taped) = results
-    assert torch.equal(y_taped, y_auto) and n_taped == n_auto  # the same solve
-    for ours, ref in zip(g_taped, g_auto):
-        torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5 * ref.abs().max().item())
-
-
-def test_training_solves_use_the_taped_path_and_agree_with_autograd():
-    torch.manual_seed(0)
-    x = torch.randn(16, 2)
-    block = ODEBlock(MLPField(2, 8))
-    out = block(x)
-    assert type(out.grad_fn).__name__ == "_TapedSolveBackward"
-    out.sum().backward()
-    taped = [p.grad.clone() for p in block.parameters()]
-
-    class Plain(torch.nn.Module):  # no taped(): autograd through skanode's solver
-        def __init__(self, field):
-            super().__init__()
-            self.inner = field
-
-        def forward(self, t, h):
-            return self.inner(t, h)
-
-    plain = ODEBlock(Plain(block.field.field))
-    block.zero_grad()
-    out = plain(x)
-    assert type(out.grad_fn).__name__ != "_TapedSolveBackward"
-    out.sum().backward()
-    for ours, ref in zip(taped, [p.grad for p in plain.parameters()]):
-        torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-6)
-    with torch.no_grad():  # no gradients wanted: the plain solve
-        assert block(x).grad_fn is None
-
-
-def test_taped_solve_refuses_a_second_derivative():
-    block = ODEBlock(MLPField(2, 8))
-    x = torch.randn(4, 2, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"differentiated only once; .* backend='torchdiffeq'"):
-        torch.autograd.grad(block(x).sum(), x, create_graph=True)
-    reference = ODEBlock(block.field.field, backend="torchdiffeq")
-    (g,) = torch.autograd.grad(reference(x).sum(), x, create_graph=True)
-    g.sum().backward()  # the way out the message names works
-    assert x.grad is not None
 
 
 # -- one step size per sample ----------------------------------------------------------------
