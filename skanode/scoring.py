@@ -84,7 +84,9 @@ def nfe_scorer(key: str = "forward_nfe", *, epochs: str = "mean") -> Callable[..
     Returns
     -------
     callable
-        ``scorer(estimator, X, y) -> float``.  The network is found inside
+        ``scorer(estimator, X, y, sample_weight=None) -> float`` (the weights,
+        which a search may pass, do not change a fit's NFE and are ignored).
+        The network is found inside
         pipelines and meta-estimators (several, e.g. in a bagging ensemble, are
         averaged).  For a ResNet the NFE is its number of residual-block
         evaluations per forward pass, ``num_layers``, so searches over ResNets
@@ -112,16 +114,34 @@ def nfe_scorer(key: str = "forward_nfe", *, epochs: str = "mean") -> Callable[..
     if epochs not in ("mean", "last"):
         raise ValueError(f"epochs must be 'mean' or 'last', got {epochs!r}.")
 
-    def score(estimator: Any, X: Any = None, y: Any = None) -> float:
+    return _NFEScore(key, epochs)
+
+
+class _NFEScore:
+    """``scorer(estimator, X, y) -> float``, the scorer :func:`nfe_scorer` returns."""
+
+    def __init__(self, key: str, epochs: str) -> None:
+        self.key, self.epochs = key, epochs
+        self.__name__ = f"nfe_scorer_{key}_{epochs}"
+
+    def __call__(self, estimator: Any, X: Any = None, y: Any = None,
+                 sample_weight: Any = None) -> float:
         values = []
         for net in find_nets(estimator):
-            curve = [row[key] for row in net.history_ if key in row]
+            curve = [row[self.key] for row in net.history_ if self.key in row]
             if curve:
-                values.append(np.mean(curve) if epochs == "mean" else curve[-1])
+                values.append(np.mean(curve) if self.epochs == "mean" else curve[-1])
         if not values:
             raise ValueError(f"nfe_scorer: {type(estimator).__name__} holds no fitted skanode "
-                             f"estimator that recorded {key!r}.")
+                             f"estimator that recorded {self.key!r}.")
         return float(np.mean(values))
 
-    score.__name__ = f"nfe_scorer_{key}_{epochs}"
-    return score
+    def _accept_sample_weight(self) -> bool:
+        # scikit-learn's multi-metric scorer asks every scorer this (a private hook) when a
+        # search gets sample_weight without metadata routing; a plain function has no
+        # answer (AttributeError in scikit-learn 1.9), and "no" draws a warning about
+        # incorrect results.  The NFE of a fit is the same whatever the weights: accept them.
+        return True
+
+    def __repr__(self) -> str:
+        return f"nfe_scorer(key={self.key!r}, epochs={self.epochs!r})"

@@ -72,3 +72,16 @@ def test_scorer_errors(spheres):
         nfe_scorer("nfe")
     with pytest.raises(ValueError, match="epochs must be"):
         nfe_scorer(epochs="first")
+
+
+def test_nfe_scorer_beside_sample_weights_in_a_search(spheres):
+    X, y = spheres
+    weights = np.where(y > 0, 2.0, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor a warning that the NFE ignores the weights
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 2 epochs, on purpose
+        search = GridSearchCV(make(ANODEClassifier, max_epochs=2), {"augment_dim": [1, 2]},
+                              cv=2, scoring={"accuracy": "accuracy", "nfe": nfe_scorer()},
+                              refit="accuracy").fit(X, y, sample_weight=weights)
+    assert np.isfinite(search.cv_results_["mean_test_nfe"]).all()
+    assert "nfe_scorer(key='forward_nfe', epochs='mean')" == repr(nfe_scorer())
