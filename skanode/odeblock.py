@@ -206,8 +206,9 @@ class ODEBlock(nn.Module):
         skips module hooks of ``dynamics`` in that path.
     backend : {"skanode", "torchdiffeq"}, default="skanode"
         ``"skanode"`` solves ``dopri5``, ``bosh3``, ``fehlberg2`` and
-        ``adaptive_heun`` without options with :mod:`skanode.rk` (per batch: the
-        same steps and NFE as torchdiffeq, with less overhead; per sample: its
+        ``adaptive_heun`` without options with :mod:`skanode.rk` (per batch:
+        torchdiffeq's algorithm, mostly its steps and NFE (see :mod:`skanode.rk`),
+        with less overhead; per sample: its
         own lockstep solver, also with the adjoint); everything else uses
         torchdiffeq.
     **options
