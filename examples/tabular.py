@@ -118,9 +118,14 @@ def evaluate(models, X, y, cv):
             if all(net is not None for net in nets):
                 r["epochs"].extend(net.n_iter_ for net in nets)
                 r["nfe"].extend(np.mean(net.history[:, "forward_nfe"]) for net in nets)
-    return {label: {key: np.mean(v) if key != "score" and v else
-                    (np.asarray(v) if key == "score" else float("nan"))
-                    for key, v in r.items()} for label, r in results.items()}
+    return {label: _summary(r) for label, r in results.items()}
+
+
+def _summary(r):
+    """Fold scores as an array; mean fit time, epochs and NFE (NaN for scikit-learn's models)."""
+    mean = lambda v: np.mean(v) if v else float("nan")  # noqa: E731
+    return {"score": np.asarray(r["score"]), "fit": mean(r["fit"]), "epochs": mean(r["epochs"]),
+            "nfe": mean(r["nfe"])}
 
 
 def main():

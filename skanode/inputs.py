@@ -238,6 +238,7 @@ class ClassLabels:
 
     def __init__(self, classes: Any) -> None:
         self.classes = np.asarray(classes)
+        # for_fit sorts; models saved before it did may hold classes in another order
         self._order = np.argsort(self.classes, kind="stable")
         self._sorted = self.classes[self._order]
 

@@ -118,7 +118,7 @@ def nfe_scorer(key: str = "forward_nfe", *, epochs: str = "mean") -> Callable[..
 
 
 class _NFEScore:
-    """``scorer(estimator, X, y) -> float``, the scorer :func:`nfe_scorer` returns."""
+    """``scorer(estimator, X, y, sample_weight=None) -> float``: see :func:`nfe_scorer`."""
 
     def __init__(self, key: str, epochs: str) -> None:
         self.key, self.epochs = key, epochs
