@@ -20,7 +20,8 @@ skorch's public API (``fit_loop``, ``notify``, ``get_iterator``,
   fitted net must not re-initialise it (skorch re-initialises for any
   ``prefix__`` parameter and fails on iterator ones), and ``callbacks`` set on an
   unfitted net are built in ``fit``, not at once (scikit-learn wants
-  ``set_params`` not to raise).
+  ``set_params`` not to raise); on a fitted net they are stored before they are
+  built (skorch builds them from the old list).
 - ``NeuralNet._params_to_validate``, again: the constructor arguments skorch did
   not know, which ``fit`` reports before any work (:meth:`check_parameter_names`).
 - ``history_``, ``initialized_``, ``virtual_params_``: skorch's ``__init__``
@@ -187,12 +188,18 @@ class SkorchHooks:
         """
         passive = {k: v for k, v in params.items()
                    if "__" in k and k.split("__", 1)[0] in _DATA_PREFIXES}
-        if "callbacks" in params and not self.initialized_:
-            # skorch builds the callbacks as soon as they are set; an unfitted estimator
-            # builds them in fit, which also checks the value.
+        if "callbacks" in params:
+            # An unfitted estimator builds its callbacks in fit, which also checks the
+            # value.  skorch builds a fitted one's from the old list before storing the
+            # new one, so partial_fit and warm_start would run the old callbacks.
             passive["callbacks"] = params["callbacks"]
         for key, value in passive.items():
             setattr(self, key, value)
             self._params_to_validate.add(key)
         rest = {k: v for k, v in params.items() if k not in passive}
+        if "callbacks" in params and self.initialized_:
+            if isinstance(self.callbacks, str):  # "disable"
+                self.callbacks_ = []
+            else:
+                self.initialize_callbacks()
         return super().set_params(**rest) if rest else self

@@ -21,6 +21,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
+from skorch.callbacks import Callback
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.dataset import ValidSplit
 from torch.utils.data import TensorDataset
@@ -415,3 +416,23 @@ def test_cuda_device_without_cuda_is_a_clear_error(spheres):
     X, y = spheres
     with pytest.raises(RuntimeError, match="CUDA is not available"):
         make(ANODEClassifier, device="cuda").fit(X, y)
+
+
+def test_callbacks_set_on_a_fitted_estimator_run_in_partial_fit_and_warm_start(spheres):
+    # skorch built a fitted net's callbacks from the old list: the new ones never ran
+    class Count(Callback):
+        def __init__(self):
+            self.epochs = 0
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    X, y = spheres
+    old, new, newer = Count(), Count(), Count()
+    est = NODEClassifier(max_epochs=1, random_state=0, callbacks=[("count", old)]).fit(X, y)
+    est.set_params(callbacks=[("count", new)]).partial_fit(X, y)
+    assert (old.epochs, new.epochs) == (1, 1)
+    est.set_params(warm_start=True, callbacks=[("count", newer)]).fit(X, y)
+    assert (old.epochs, new.epochs, newer.epochs) == (1, 1, 1)
+    est.set_params(callbacks=[]).partial_fit(X, y)
+    assert "count" not in dict(est.callbacks_) and newer.epochs == 1
