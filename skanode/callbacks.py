@@ -195,8 +195,8 @@ class Convergence(Callback):
             net.history.record("stopped_early", True)
 
     def on_train_end(self, net, **kwargs):  # noqa: D102
-        if not getattr(self, "active_", False):
-            return
+        if not getattr(self, "active_", False) or len(net.history) <= self.first_epoch_:
+            return  # partial_fit, or no epoch began: nothing to report
         last = net.history[-1]
         if last.get("stopped_early"):
             what = self.monitor_.replace("_", " ")

@@ -387,9 +387,9 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
                           f"weights of its last finished epoch ({epoch}).", UserWarning,
                           stacklevel=4)
         except KeyError as err:  # skorch's History names the key a callback looked for
+            self._restore(guard, "failure", f"KeyError: {err}")
             if "valid_" not in str(err) or dataset.validation is not None or self.train_split:
                 raise
-            self._restore(guard, "failure", f"KeyError: {err}")
             raise ValueError(
                 f"A callback needs validation scores ({err.args[0]}), but no validation data "
                 "is used (train_split=None, the default).  Use early_stopping=True (skanode's "
@@ -402,6 +402,9 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             warnings.warn(f"Training stopped at epoch {len(self.history)}: {err} The model keeps "
                           f"the weights of its last finished epoch ({epoch}).", UserWarning,
                           stacklevel=4)
+        except Exception as err:  # a callback's or torch's: no half-updated weights either
+            self._restore(guard, "failure", f"{type(err).__name__}: {err}")
+            raise
         finally:
             self.notify("on_train_end", X=dataset, y=None)
             # the history keeps the rows of unfinished epochs, marked; n_iter_ counts finished

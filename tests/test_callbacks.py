@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import make
-from sklearn.exceptions import FitFailedWarning
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import ValidSplit
@@ -194,3 +194,47 @@ def test_skorchs_early_stopping_ends_training_quietly(spheres):
     assert "interrupted" not in est.history[-1]
     with pytest.raises(ValueError, match=r"needs validation scores .*early_stopping=True"):
         make(ANODEClassifier, callbacks=es).fit(X, y)  # train_split=None: no valid_loss
+
+
+class RaiseAt(Callback):
+    """Raise ``error`` at the first training batch of epoch ``epoch``."""
+
+    def __init__(self, epoch, error):
+        self.epoch, self.error = epoch, error
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch:
+            raise self.error
+
+
+@pytest.mark.parametrize("max_epochs, epoch", [(1, 1), (3, 3), (3, 2)])
+def test_any_error_in_training_surfaces_and_restores_the_last_finished_epoch(
+        max_epochs, epoch, spheres):
+    # a one-epoch fit used to hide the error behind convergence's KeyError('train_loss')
+    X, y = spheres
+
+    class Finished(Snapshot):  # the weights at the start, then after each finished epoch
+        on_train_begin = Snapshot.on_epoch_end
+
+    snap = Finished()
+    est = ANODEClassifier(max_epochs=max_epochs, random_state=0, batch_size=32,
+                          callbacks=[("snap", snap),
+                                     ("boom", RaiseAt(epoch, RuntimeError("boom: the cause")))])
+    with pytest.raises(RuntimeError, match="boom: the cause"):
+        est.fit(X, y)
+    _assert_weights(est, snap.state)  # not the half-updated weights of the failed epoch
+    assert est.history[-1, "failure"] == "RuntimeError: boom: the cause"
+    assert est.n_iter_ == epoch - 1
+
+
+def test_an_error_in_partial_fit_keeps_the_model_as_it_was(spheres):
+    X, y = spheres
+    est = ANODEClassifier(max_epochs=2, n_iter_no_change=None, random_state=0)
+    with pytest.warns(ConvergenceWarning):  # two epochs are not enough; beside the point
+        est.fit(X, y)
+    proba = est.predict_proba(X)
+    est.set_params(max_epochs=1, callbacks=[("boom", RaiseAt(3, ValueError("bad batch")))])
+    with pytest.raises(ValueError, match="bad batch"):
+        est.partial_fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
+    assert est.n_iter_ == 2
