@@ -309,7 +309,10 @@ Step limit of each adaptive solve; exceeding it raises
 :class:`~skanode.SolverError`.""", int),
     _p("solver_options", None, [NONE, InstanceOf((Mapping,), "a dict")], "dict or None", """
 Extra options of the torchdiffeq method, e.g. ``{"step_size": 0.05}`` for
-``"rk4"``.  Unknown option names are an error.""", "Mapping[str, Any] | None"),
+``"rk4"``.  Unknown option names are an error, and so are out-of-range values of
+``step_size``, ``first_step``, ``min_step``, ``max_step``, ``safety``,
+``ifactor`` and ``dfactor``.  Without ``step_size`` a fixed-step method takes
+one step over ``[0, integration_time]`` (torchdiffeq's default).""", "Mapping[str, Any] | None"),
     _p("integration_time", 1.0, [POSITIVE_FLOAT], "float", """
 End time ``T`` of the solve.""", float),
     _p("step_control", "auto", [Options(("auto", "batch", "sample"))],

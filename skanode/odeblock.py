@@ -10,6 +10,8 @@ through :attr:`ODEBlock.stats`, never a counter reset by a caller.
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -220,10 +222,31 @@ class ODEBlock(nn.Module):
         super().__init__()
         if backend not in ("skanode", "torchdiffeq"):
             raise ValueError(f"backend must be 'skanode' or 'torchdiffeq', got {backend!r}.")
+        self.field = _CountingField(dynamics)
+        self.backend = backend
+        self._configure(options)
+        self._forward_nfe = 0
+        self._forward_end = 0
+        self._per_sample_nfe = None
+
+    def set_solver_options(self, **options: Any) -> None:
+        """Change solver options of the block; the others keep their values.
+
+        The values are checked as the constructor checks them; on an error the
+        block keeps all of its options.
+
+        Parameters
+        ----------
+        **options
+            Any of the solver options above.
+        """
+        current = {p.name: getattr(self, p.name) for p in hp.SOLVER}
+        self._configure(hp.resolve([hp.SOLVER], {**current, **options}, owner="ODEBlock"))
+
+    def _configure(self, options: Mapping[str, Any]) -> None:
         _check_options(options["solver"], options["solver_options"])
         if options["step_control"] == "sample":
-            _check_per_sample(options["solver"], options["solver_options"], backend)
-        self.field = _CountingField(dynamics)
+            _check_per_sample(options["solver"], options["solver_options"], self.backend)
         self.integration_time = float(options["integration_time"])
         self.solver = options["solver"]
         self.rtol = float(options["rtol"])
@@ -232,14 +255,10 @@ class ODEBlock(nn.Module):
         self.max_num_steps = int(options["max_num_steps"])
         self.solver_options = dict(options["solver_options"] or {})
         self.step_control = options["step_control"]
-        self.backend = backend
         self.field.settings = (
             f"ODE solver {self.solver!r} (rtol={self.rtol:g}, atol={self.atol:g}, "
             f"max_num_steps={self.max_num_steps})"
         )
-        self._forward_nfe = 0
-        self._forward_end = 0
-        self._per_sample_nfe = None
 
     @property
     def dynamics(self) -> nn.Module:
@@ -426,3 +445,30 @@ def _check_options(solver: str, options: Mapping[str, Any] | None) -> None:
             f"Unknown option(s) {sorted(unknown)} for solver {solver!r}; "
             f"valid options are {sorted(allowed)} (use max_num_steps for the step limit)."
         )
+    for name, (accepts, what) in _OPTION_RANGES.items():
+        value = options.get(name)
+        if value is None:
+            continue
+        number = None if isinstance(value, bool) else _as_number(value)
+        if number is None or not accepts(number):
+            raise ValueError(f"solver_options[{name!r}] must be {what}, got {value!r} "
+                             f"(solver {solver!r}).")
+
+
+# torchdiffeq passes these on unchecked and fails deep in a solve, or never ends one.
+_OPTION_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "step_size": (lambda v: 0.0 < v < math.inf, "a positive finite number"),
+    "first_step": (lambda v: 0.0 < v < math.inf, "a positive finite number"),
+    "min_step": (lambda v: 0.0 <= v < math.inf, "a finite number >= 0"),
+    "max_step": (lambda v: v > 0.0, "a positive number"),
+    "safety": (lambda v: 0.0 < v <= 1.0, "a number in (0, 1]"),
+    "ifactor": (lambda v: 1.0 <= v < math.inf, "a finite number >= 1"),
+    "dfactor": (lambda v: 0.0 < v < 1.0, "a number in (0, 1)"),
+}
+
+
+def _as_number(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (or a one-element tensor), else None."""
+    if isinstance(value, torch.Tensor):
+        return float(value) if value.numel() == 1 and not value.is_complex() else None
+    return float(value) if isinstance(value, numbers.Real) else None

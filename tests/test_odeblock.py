@@ -185,6 +185,34 @@ def test_invalid_solver_and_options_are_errors():
         ODEBlock(CountingField(), solver_options={"max_steps": 3})
 
 
+@pytest.mark.parametrize("solver, options, match", [
+    ("euler", {"step_size": 0}, r"'step_size'\] must be a positive finite number, got 0 "),
+    ("rk4", {"step_size": -0.1}, "got -0.1"),
+    ("rk4", {"step_size": "0.1"}, "got '0.1'"),
+    ("rk4", {"step_size": float("nan")}, "got nan"),
+    ("rk4", {"step_size": True}, "got True"),
+    ("dopri5", {"first_step": float("inf")}, "'first_step'"),
+    ("dopri5", {"dfactor": 1.0}, r"'dfactor'\] must be a number in \(0, 1\)"),
+    ("bosh3", {"safety": 0}, "'safety'"),
+])
+def test_option_values_are_checked_before_any_solve(solver, options, match):
+    # torchdiffeq failed deep in the solve ("unsupported range: 0 -> inf") or looped
+    with pytest.raises(ValueError, match=match):
+        ODEBlock(CountingField(), solver=solver, solver_options=options)
+
+
+def test_solver_options_of_a_built_block_can_change():
+    block = ODEBlock(CountingField(), solver="rk4", solver_options={"step_size": 0.25})
+    block.set_solver_options(solver_options={"step_size": 0.5})
+    block(torch.ones(1, 1))
+    assert block.stats.forward_nfe == 8 and block.solver == "rk4"  # 2 steps x 4 stages
+    with pytest.raises(ValueError, match="'step_size'"):
+        block.set_solver_options(solver_options={"step_size": 0})
+    with pytest.raises(ValueError, match="'rtol' parameter of ODEBlock"):
+        block.set_solver_options(rtol=-1.0)
+    assert (block.solver_options, block.rtol) == ({"step_size": 0.5}, 1e-3)  # unchanged
+
+
 def test_collect_stats_sums_what_the_fields_counted():
     fields = [CountingField(), CountingField(rate=-5.0)]
     model = torch.nn.Sequential(*(ODEBlock(f) for f in fields))
