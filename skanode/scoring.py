@@ -71,8 +71,14 @@ def find_nets(estimator: Any, *, max_depth: int = 8) -> list[NeuralNet]:
     return found
 
 
-def nfe_scorer(key: str = "forward_nfe", *, epochs: str = "mean") -> Callable[..., float]:
+def nfe_scorer(key: str = "forward_nfe", *, epochs: str = "mean",
+               negate: bool = False) -> Callable[..., float]:
     """Return a scorer that reports an NFE curve recorded during ``fit``.
+
+    A search takes the highest score as the best.  The NFE is positive, so as a
+    search's only ``scoring`` or its ``refit`` metric it would pick the candidate
+    with the *most* evaluations: report it beside the metric that chooses
+    (``refit="accuracy"``), or pass ``negate=True`` to choose by it.
 
     Parameters
     ----------
@@ -80,6 +86,9 @@ def nfe_scorer(key: str = "forward_nfe", *, epochs: str = "mean") -> Callable[..
         History key written by :class:`~skanode.NFECallback`.
     epochs : {"mean", "last"}, default="mean"
         Average the per-epoch NFE over all epochs, or take the last epoch.
+    negate : bool, default=False
+        Return ``-NFE``, so that the highest score is the fewest evaluations
+        (scikit-learn's ``neg_*`` scorers do the same with errors).
 
     Returns
     -------
@@ -113,16 +122,17 @@ def nfe_scorer(key: str = "forward_nfe", *, epochs: str = "mean") -> Callable[..
         raise ValueError(f"key must be one of {list(_KEYS)}, got {key!r}.")
     if epochs not in ("mean", "last"):
         raise ValueError(f"epochs must be 'mean' or 'last', got {epochs!r}.")
-
-    return _NFEScore(key, epochs)
+    if not isinstance(negate, (bool, np.bool_)):
+        raise ValueError(f"negate must be True or False, got {negate!r}.")
+    return _NFEScore(key, epochs, bool(negate))
 
 
 class _NFEScore:
     """``scorer(estimator, X, y, sample_weight=None) -> float``: see :func:`nfe_scorer`."""
 
-    def __init__(self, key: str, epochs: str) -> None:
-        self.key, self.epochs = key, epochs
-        self.__name__ = f"nfe_scorer_{key}_{epochs}"
+    def __init__(self, key: str, epochs: str, negate: bool = False) -> None:
+        self.key, self.epochs, self.negate = key, epochs, negate
+        self.__name__ = f"{'neg_' if negate else ''}nfe_scorer_{key}_{epochs}"
 
     def __call__(self, estimator: Any, X: Any = None, y: Any = None,
                  sample_weight: Any = None) -> float:
@@ -134,7 +144,7 @@ class _NFEScore:
         if not values:
             raise ValueError(f"nfe_scorer: {type(estimator).__name__} holds no fitted skanode "
                              f"estimator that recorded {self.key!r}.")
-        return float(np.mean(values))
+        return -float(np.mean(values)) if self.negate else float(np.mean(values))
 
     def _accept_sample_weight(self) -> bool:
         # scikit-learn's multi-metric scorer asks every scorer this (a private hook) when a
@@ -144,4 +154,5 @@ class _NFEScore:
         return True
 
     def __repr__(self) -> str:
-        return f"nfe_scorer(key={self.key!r}, epochs={self.epochs!r})"
+        return (f"nfe_scorer(key={self.key!r}, epochs={self.epochs!r}"
+                + (", negate=True)" if self.negate else ")"))

@@ -46,6 +46,20 @@ def test_resnet_nfe_is_its_number_of_block_evaluations(spheres):
     np.testing.assert_array_equal(search.cv_results_["mean_test_nfe"], [2.0, 5.0])
 
 
+def test_negated_nfe_lets_a_search_choose_the_fewest_evaluations(spheres):
+    # scikit-learn takes the highest score as the best: plain NFE would pick the most
+    X, y = spheres
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 2 epochs, on purpose
+        search = GridSearchCV(make(ResNetClassifier, max_epochs=2), {"num_layers": [5, 2, 3]},
+                              cv=2, scoring=nfe_scorer(negate=True)).fit(X, y)
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"], [-5.0, -2.0, -3.0])
+    assert search.best_params_ == {"num_layers": 2}
+    assert repr(nfe_scorer(negate=True)).endswith("negate=True)")
+    with pytest.raises(ValueError, match="negate must be True or False"):
+        nfe_scorer(negate="yes")
+
+
 def test_nets_are_found_in_nested_and_meta_estimators(spheres):
     X, y = spheres
     inner = make_pipeline(StandardScaler(), make(ANODEClassifier, max_epochs=1))
