@@ -130,6 +130,46 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         names = {p.name for group in self._model_groups for p in group}
         return {name: getattr(self, name) for name in names}
 
+    def _solver_options(self) -> dict[str, Any]:
+        options = {**self._module_options(), **self.get_params_for("module")}
+        return {p.name: options[p.name] for p in hp.SOLVER if p.name in options}
+
+    def _structure(self) -> dict[str, Any]:
+        """Return what shapes the module (all but the solver options), fixed once built."""
+        given = self.get_params_for("module")
+        if self.module is not self._module_class:
+            return given  # a custom module gets its module__* arguments only
+        solver = {p.name for p in hp.SOLVER}
+        return {k: v for k, v in {**self._module_options(), **given}.items() if k not in solver}
+
+    def _use_current_solver(self) -> None:
+        """Give the built ODE blocks the solver options set since (``set_params`` after fit).
+
+        The weights do not depend on them, so ``partial_fit``, a ``warm_start`` fit
+        and predictions use the current ones, as they are when ``fit`` builds the
+        module.
+        """
+        solver = self._solver_options() if self.module is self._module_class else {}
+        if not solver or getattr(self, "module_", None) is None:
+            return
+        for block in self.module_.modules():
+            if isinstance(block, ODEBlock):
+                block.set_solver_options(**solver)
+
+    def _check_structure_unchanged(self) -> None:
+        built = getattr(self, "_built_with_", None)
+        if built is None:
+            return
+        now = self._structure()
+        changed = sorted(k for k in built.keys() | now.keys()
+                         if not inputs.same_values(built.get(k), now.get(k)))
+        if changed:
+            what = ", ".join(f"{k} ({built.get(k)!r} -> {now.get(k)!r})" for k in changed)
+            raise ValueError(
+                f"{what} changed since the model was built: partial_fit and warm_start continue "
+                "the built model, whose shape those fix.  Set them back, or fit with "
+                "warm_start=False to build a new model.")
+
     def _input_shape(self) -> int | tuple[int, ...]:
         return getattr(self, "image_shape_", None) or self.n_features_in_
 
@@ -176,6 +216,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
                                  f"which has {key}={value!r}; leave it out: it is inferred.")
         if getattr(self, "generator_", None) is None:
             self.generator_ = make_generator(self.random_state)
+        self._built_with_ = self._structure()
         if self.module is self._module_class:
             self.module_ = build(self.module, self.generator_,
                                  **{**self._module_options(), **given, **inferred})
@@ -296,6 +337,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if classes is not None and self._y_numeric:
             raise ValueError("classes is for classifiers; regressors take none.")
         self._check_validation_context(X_val)
+        if not reset:
+            self._check_structure_unchanged()
         with inputs.keep_fitted_state_on_error(self):
             dataset = self._training_data(X, y, reset=reset, partial=partial,
                                           sample_weight=sample_weight, classes=classes,
@@ -374,6 +417,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
     def _train(self, dataset: ArrayDataset, *, partial: bool) -> None:
         """Skorch's training, except that failures and Ctrl-C restore the last finished epoch."""
         guard = dict(self.callbacks_).get("last_good")
+        self._use_current_solver()
         self.notify("on_train_begin", X=dataset, y=None, partial=partial)
         try:
             self.fit_loop(dataset, self._split_labels(dataset))
@@ -465,6 +509,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         check_is_fitted(self, "n_features_in_")
         if _is_internal(X):  # skorch's scoring callbacks pass the validation data
             return X
+        self._use_current_solver()
         return inputs.validate_X(self, X)
 
     @staticmethod

@@ -33,6 +33,7 @@ from skanode import (
     NODEClassifier,
     ResNetClassifier,
     ResNetRegressor,
+    SolverError,
 )
 
 
@@ -436,3 +437,39 @@ def test_callbacks_set_on_a_fitted_estimator_run_in_partial_fit_and_warm_start(s
     assert (old.epochs, new.epochs, newer.epochs) == (1, 1, 1)
     est.set_params(callbacks=[]).partial_fit(X, y)
     assert "count" not in dict(est.callbacks_) and newer.epochs == 1
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_solver_settings_changed_after_fit_are_used_by_partial_fit_and_predict(spheres):
+    # they were ignored: the module kept the options it was built with
+    X, y = spheres
+    est = NODEClassifier(max_epochs=1, random_state=0, n_iter_no_change=None)
+    est.fit(X, y)
+    loose = est.history[-1, "forward_nfe"]
+    est.set_params(rtol=1e-6, atol=1e-6).partial_fit(X, y)
+    assert est.history[-1, "forward_nfe"] > 2 * loose
+    proba = est.predict_proba(X)
+    est.set_params(max_num_steps=1)
+    with pytest.raises(SolverError, match="max_num_steps=1"):
+        est.predict(X)
+    with pytest.raises(SolverError, match="max_num_steps=1"):
+        est.partial_fit(X, y)
+    est.set_params(max_num_steps=1000)
+    np.testing.assert_array_equal(est.predict_proba(X), proba)  # the failed epoch was undone
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("continue_", ["partial_fit", "warm_start"])
+def test_changing_the_models_shape_after_fit_needs_a_new_fit(continue_, spheres):
+    X, y = spheres
+    est = ANODEClassifier(max_epochs=1, random_state=0, n_iter_no_change=None,
+                          warm_start=continue_ == "warm_start")
+    est.fit(X, y)
+    proba = est.predict_proba(X)
+    est.set_params(hidden_dim=8, augment_dim=2)
+    with pytest.raises(ValueError, match=r"augment_dim \(5 -> 2\), hidden_dim \(32 -> 8\) "
+                                         "changed since the model was built"):
+        est.partial_fit(X, y) if continue_ == "partial_fit" else est.fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
+    est.set_params(warm_start=False).fit(X, y)  # builds the new shape
+    assert est.transform(X).shape == (len(X), 2 + 2)
