@@ -16,9 +16,10 @@ skorch's public API (``fit_loop``, ``notify``, ``get_iterator``,
   paper's small models.
 - ``NeuralNet._get_param_names``: skorch lists every attribute not ending in
   ``_`` as a parameter; private attributes are not parameters.
-- ``NeuralNet._params_to_validate``: ``set_params`` of data-loading options on a
-  fitted net must not re-initialise it (skorch re-initialises for any
-  ``prefix__`` parameter and fails on iterator ones), and ``callbacks`` set on an
+- ``NeuralNet._params_to_validate``: ``set_params`` of data-loading and
+  ``module__`` options on a fitted net must not re-initialise it (skorch
+  re-initialises for any ``prefix__`` parameter, which replaces the fitted
+  weights, and fails on iterator ones), and ``callbacks`` set on an
   unfitted net are built in ``fit``, not at once (scikit-learn wants
   ``set_params`` not to raise); on a fitted net they are stored before they are
   built (skorch builds them from the old list).
@@ -41,7 +42,7 @@ from skorch import NeuralNet
 __all__ = ["SKORCH_VERSIONS", "SkorchHooks", "make_init", "skorch_base"]
 
 SKORCH_VERSIONS = ">=1.2,<1.5"
-_DATA_PREFIXES = ("iterator_train", "iterator_valid", "dataset")
+_PASSIVE_PREFIXES = ("iterator_train", "iterator_valid", "dataset", "module")
 _INIT_STATE = ("history_", "initialized_", "virtual_params_")
 
 
@@ -170,11 +171,15 @@ class SkorchHooks:
         return [name for name in super()._get_param_names() if not name.startswith("_")]
 
     def set_params(self, **params: Any):
-        """Set parameters; data-loading ones (``iterator_*__``) take effect at once.
+        """Set parameters without touching a fitted model's weights.
 
-        skorch re-initialises the module when a ``prefix__`` parameter changes; for
-        the data-loading parameters (for example ``iterator_valid__batch_size``) no
-        re-initialisation is needed, so they are set directly on a fitted model.
+        skorch re-initialises the module at once when a ``module__`` parameter
+        changes, which silently replaced a fitted model's weights; here such a
+        parameter is stored, checked by the next ``fit`` (which builds the module
+        anew) and refused by ``partial_fit`` / ``warm_start`` if it changes the
+        built module.  Data-loading parameters (``iterator_*__``, ``dataset__``)
+        need no re-initialisation either, and take effect at once.  Callbacks set
+        on a fitted model are rebuilt at once, so the next training call runs them.
 
         Parameters
         ----------
@@ -187,7 +192,7 @@ class SkorchHooks:
             The estimator.
         """
         passive = {k: v for k, v in params.items()
-                   if "__" in k and k.split("__", 1)[0] in _DATA_PREFIXES}
+                   if "__" in k and k.split("__", 1)[0] in _PASSIVE_PREFIXES}
         if "callbacks" in params:
             # An unfitted estimator builds its callbacks in fit, which also checks the
             # value.  skorch builds a fitted one's from the old list before storing the
@@ -197,9 +202,13 @@ class SkorchHooks:
             setattr(self, key, value)
             self._params_to_validate.add(key)
         rest = {k: v for k, v in params.items() if k not in passive}
-        if "callbacks" in params and self.initialized_:
+        if rest:
+            super().set_params(**rest)
+        if self.initialized_ and any(k.startswith("callbacks") for k in params):
+            # skorch sets callbacks__name=None on the built callback list as None, which
+            # the next training call then fails to notify
             if isinstance(self.callbacks, str):  # "disable"
                 self.callbacks_ = []
             else:
                 self.initialize_callbacks()
-        return super().set_params(**rest) if rest else self
+        return self

@@ -134,13 +134,23 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         options = {**self._module_options(), **self.get_params_for("module")}
         return {p.name: options[p.name] for p in hp.SOLVER if p.name in options}
 
-    def _structure(self) -> dict[str, Any]:
-        """Return what shapes the module (all but the solver options), fixed once built."""
+    def _module_kwargs(self) -> dict[str, Any]:
+        """Return the module's arguments: hyperparameters, ``module__*``, inferred sizes."""
+        self._check_module_overrides()
         given = self.get_params_for("module")
+        inferred = {"input_dim": self._input_shape(), "output_dim": self.n_outputs_}
+        for key, value in inferred.items():
+            if key in given and np.all(np.asarray(given[key]) != np.asarray(value)):
+                raise ValueError(f"module__{key}={given[key]!r} does not match the data, "
+                                 f"which has {key}={value!r}; leave it out: it is inferred.")
         if self.module is not self._module_class:
-            return given  # a custom module gets its module__* arguments only
-        solver = {p.name for p in hp.SOLVER}
-        return {k: v for k, v in {**self._module_options(), **given}.items() if k not in solver}
+            return {**given, **inferred}  # a custom module gets its module__* arguments only
+        return {**self._module_options(), **given, **inferred}
+
+    def _structure(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Return the module arguments that shape it (all but the solver's, for ours)."""
+        solver = {p.name for p in hp.SOLVER} if self.module is self._module_class else set()
+        return {k: v for k, v in kwargs.items() if k not in solver}
 
     def _use_current_solver(self) -> None:
         """Give the built ODE blocks the solver options set since (``set_params`` after fit).
@@ -152,23 +162,24 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         solver = self._solver_options() if self.module is self._module_class else {}
         if not solver or getattr(self, "module_", None) is None:
             return
+        hp.check(self, [p for p in hp.SOLVER if hasattr(self, p.name)])  # errors name us
         for block in self.module_.modules():
             if isinstance(block, ODEBlock):
                 block.set_solver_options(**solver)
 
-    def _check_structure_unchanged(self) -> None:
+    def _check_structure_unchanged(self, doing: str) -> None:
         built = getattr(self, "_built_with_", None)
         if built is None:
             return
-        now = self._structure()
+        now = self._structure(self._module_kwargs())
         changed = sorted(k for k in built.keys() | now.keys()
                          if not inputs.same_values(built.get(k), now.get(k)))
         if changed:
             what = ", ".join(f"{k} ({built.get(k)!r} -> {now.get(k)!r})" for k in changed)
             raise ValueError(
-                f"{what} changed since the model was built: partial_fit and warm_start continue "
-                "the built model, whose shape those fix.  Set them back, or fit with "
-                "warm_start=False to build a new model.")
+                f"{what} changed since the model was built, and {doing} the built model, "
+                "whose shape those fix.  Set them back, or fit with warm_start=False to build "
+                "a new model.")
 
     def _input_shape(self) -> int | tuple[int, ...]:
         return getattr(self, "image_shape_", None) or self.n_features_in_
@@ -207,22 +218,15 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if not hasattr(self, "n_features_in_"):
             raise ValueError(f"{type(self).__name__} infers its input size in fit; call fit "
                              "(or partial_fit) before initialize.")
-        self._check_module_overrides()  # also reached from skorch's set_params(module__...)
-        given = self.get_params_for("module")
-        inferred = {"input_dim": self._input_shape(), "output_dim": self.n_outputs_}
-        for key, value in inferred.items():
-            if key in given and np.all(np.asarray(given[key]) != np.asarray(value)):
-                raise ValueError(f"module__{key}={given[key]!r} does not match the data, "
-                                 f"which has {key}={value!r}; leave it out: it is inferred.")
+        kwargs = self._module_kwargs()
         if getattr(self, "generator_", None) is None:
             self.generator_ = make_generator(self.random_state)
-        self._built_with_ = self._structure()
         if self.module is self._module_class:
-            self.module_ = build(self.module, self.generator_,
-                                 **{**self._module_options(), **given, **inferred})
+            self.module_ = build(self.module, self.generator_, **kwargs)
         else:  # a custom module initialises itself from torch's global generator
             with global_seed_from(self.generator_):
-                self.module_ = self.initialized_instance(self.module, {**given, **inferred})
+                self.module_ = self.initialized_instance(self.module, kwargs)
+        self._built_with_ = self._structure(kwargs)
         return self
 
     def initialize_criterion(self):
@@ -250,7 +254,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Mean loss over the batch, weighted by the samples' weights if there are any.
 
-        As ``MLPClassifier`` does it: ``sum(w_i * loss_i) / sum(w_i)`` per batch.
+        As ``MLPClassifier`` does it: ``sum(w_i * loss_i) / sum(w_i)`` per batch; a
+        batch whose weights are all zero has loss 0 (and no gradient), not 0 / 0.
         """
         y_true, weight = split_target(y_true)
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
@@ -263,7 +268,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if weight is None:
             return per_sample.mean()
         weight = weight.to(per_sample.device, per_sample.dtype)
-        return (per_sample * weight).sum() / weight.sum()
+        return (per_sample * weight).sum() / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, sample_weight: Any = None, X_val: Any = None,
@@ -338,7 +343,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             raise ValueError("classes is for classifiers; regressors take none.")
         self._check_validation_context(X_val)
         if not reset:
-            self._check_structure_unchanged()
+            self._check_structure_unchanged("partial_fit and warm_start continue")
         with inputs.keep_fitted_state_on_error(self):
             dataset = self._training_data(X, y, reset=reset, partial=partial,
                                           sample_weight=sample_weight, classes=classes,
@@ -367,6 +372,12 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if self.early_stopping and not partial and validation is None and \
                 self.train_split is None:
             keep, held = self._early_stopping_split(target)
+            if weight is not None and not (weight[held].sum() > 0 and weight[keep].sum() > 0):
+                part = "held-out" if not weight[held].sum() > 0 else "training"
+                raise ValueError(
+                    f"early_stopping: the sample weights of the {part} samples sum to zero, "
+                    "so that loss means nothing.  Pass X_val / y_val, use "
+                    "early_stopping=False, or give more samples a non-zero weight.")
             validation = ArrayDataset(X[held], target[held],
                                       None if weight is None else weight[held])
             X, target = X[keep], target[keep]
@@ -450,9 +461,10 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             self._restore(guard, "failure", f"{type(err).__name__}: {err}")
             raise
         finally:
-            self.notify("on_train_end", X=dataset, y=None)
             # the history keeps the rows of unfinished epochs, marked; n_iter_ counts finished
+            # ones, also when a callback's on_train_end raises
             self.n_iter_ = sum(not _UNFINISHED & row.keys() for row in self.history)
+            self.notify("on_train_end", X=dataset, y=None)
 
     def _split_labels(self, dataset: ArrayDataset) -> np.ndarray | None:
         # skorch's ValidSplit stratifies on y for classifiers
@@ -643,6 +655,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             tensors.
         """
         check_is_fitted(self, "n_features_in_")
+        self._check_structure_unchanged("save would store them beside the weights of")
         fitted = {name: persistence.to_plain(getattr(self, name))
                   for name in inputs.FITTED_DATA_ATTRIBUTES if hasattr(self, name)}
         if hasattr(self, "feature_names_in_"):

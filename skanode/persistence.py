@@ -83,10 +83,26 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+def _python_numbers(value: Any) -> Any:
+    """Numpy scalars, also inside dicts, lists and tuples, become Python numbers.
+
+    ``np.float64`` passes for a ``float`` but is not a value the safe loader
+    accepts; ``np.float32`` and ``np.int64`` are not plain values at all.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {_python_numbers(k): _python_numbers(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_python_numbers(v) for v in value)
+    return value
+
+
 def _storable_params(params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """Keep plain parameters; name torch optimizers; warn about the rest."""
     stored, skipped = {}, []
     for name, value in params.items():
+        value = _python_numbers(value)  # a search's numpy grid hands in numpy numbers
         if isinstance(value, torch.device):
             stored[name] = str(value)
         elif isinstance(value, type) and getattr(torch.optim, value.__name__, None) is value:
@@ -121,7 +137,7 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
     cls = type(estimator)
     if _REGISTRY.get(cls.__name__) is not cls:
         raise TypeError(f"save handles skanode's estimators, not {cls.__name__}.")
-    state = estimator.fitted_state()
+    state = _python_numbers(estimator.fitted_state())  # e.g. Adam's lr from a numpy grid
     params = _storable_params(state.pop("params"), cls().get_params(deep=False))
     torch.save({"format": _FORMAT, "class": cls.__name__, "params": params, **state}, path)
 

@@ -238,3 +238,25 @@ def test_an_error_in_partial_fit_keeps_the_model_as_it_was(spheres):
         est.partial_fit(X, y)
     np.testing.assert_array_equal(est.predict_proba(X), proba)
     assert est.n_iter_ == 2
+
+
+def test_an_error_in_on_train_end_leaves_n_iter_right(spheres):
+    X, y = spheres
+
+    class FailAtEnd(Callback):
+        def on_train_end(self, net, **kwargs):
+            raise OSError("disk full")
+
+    est = ANODEClassifier(max_epochs=2, n_iter_no_change=None, random_state=0,
+                          callbacks=[("end", FailAtEnd())])
+    with pytest.raises(OSError, match="disk full"):
+        est.fit(X, y)
+    assert est.n_iter_ == 2
+
+
+def test_switching_a_default_callback_off_after_fit(spheres):
+    # skorch left None in the built callback list: AttributeError in the next partial_fit
+    X, y = spheres
+    est = ANODEClassifier(max_epochs=1, n_iter_no_change=None, random_state=0).fit(X, y)
+    est.set_params(callbacks__nfe=None).partial_fit(X, y)
+    assert "forward_nfe" in est.history[0] and "forward_nfe" not in est.history[-1]

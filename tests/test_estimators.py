@@ -10,6 +10,7 @@ import torch
 from conftest import CLASSIFIERS, REGRESSORS, make
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import (
@@ -473,3 +474,38 @@ def test_changing_the_models_shape_after_fit_needs_a_new_fit(continue_, spheres)
     np.testing.assert_array_equal(est.predict_proba(X), proba)
     est.set_params(warm_start=False).fit(X, y)  # builds the new shape
     assert est.transform(X).shape == (len(X), 2 + 2)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_module_arguments_set_after_fit_keep_the_fitted_weights(spheres):
+    # skorch rebuilt the module at once: new random weights under the old history
+    X, y = spheres
+    est = ANODEClassifier(hidden_dim=8, max_epochs=2, random_state=0).fit(X, y)
+    proba = est.predict_proba(X)
+    est.set_params(module__input_dim=2)  # the value it has: harmless
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
+    est.partial_fit(X, y)
+    proba = est.predict_proba(X)
+    est.set_params(module__time_dependent=False)  # contradicts time_dependent=True
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
+    for call in (est.partial_fit, est.fit):
+        with pytest.raises(ValueError, match="module__time_dependent=False contradicts"):
+            call(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
+    assert est.n_iter_ == 2 + 2  # fit, partial_fit; nothing from the refused calls
+
+
+def test_batches_whose_weights_are_all_zero_add_nothing(spheres):
+    # 0 / 0 made a NaN loss and a DivergenceError that blamed the learning rate
+    X, y = spheres
+    weights = np.zeros(len(X))
+    weights[:12] = 1.0
+    est = NODEClassifier(max_epochs=2, batch_size=8, n_iter_no_change=None, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y, sample_weight=weights)
+    assert np.isfinite(est.history[:, "train_loss"]).all()
+    one = np.zeros(len(X))
+    one[0] = 1.0  # the early-stopping split leaves one part without weight
+    with pytest.raises(ValueError, match=r"sample weights of the (held-out|training) samples "
+                                         r"sum to zero"):
+        NODEClassifier(max_epochs=2, early_stopping=True).fit(X, y, sample_weight=one)

@@ -127,3 +127,38 @@ def test_save_load_image_model(tmp_path):
     assert loaded.image_shape_ == (1, 8, 8)
     np.testing.assert_array_equal(loaded.predict_proba(X[:20]), est.predict_proba(X[:20]))
     np.testing.assert_array_equal(loaded.predict(X[:20].reshape(20, -1)), est.predict(X[:20]))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_numpy_numbers_in_parameters_round_trip(spheres, tmp_path):
+    # a search's numpy grid hands in np.float64: save wrote it, the safe loader refused it
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = spheres
+    search = GridSearchCV(ANODEClassifier(hidden_dim=4, max_epochs=1, random_state=0),
+                          {"lr": np.logspace(-3, -2, 2)}, cv=2).fit(X, y)
+    search.best_estimator_.save(tmp_path / "best.pt")
+    loaded = skanode.load(tmp_path / "best.pt")
+    assert type(loaded.lr) is float
+    np.testing.assert_array_equal(loaded.predict_proba(X), search.best_estimator_.predict_proba(X))
+    est = NODEClassifier(solver="rk4", solver_options={"step_size": np.float32(0.25)},
+                         hidden_dim=np.int64(4), rtol=np.float64(1e-3), max_epochs=1).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # np.float32 was dropped with a warning
+        est.save(tmp_path / "np.pt")
+    loaded = skanode.load(tmp_path / "np.pt")
+    assert loaded.solver_options == {"step_size": 0.25} and loaded.hidden_dim == 4
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_save_refuses_a_shape_changed_since_fit(spheres, tmp_path):
+    # it wrote the new hidden_dim beside the old weights: a file load could not read
+    X, y = spheres
+    est = NODEClassifier(hidden_dim=8, max_epochs=1).fit(X, y)
+    est.set_params(hidden_dim=16)
+    with pytest.raises(ValueError, match=r"hidden_dim \(8 -> 16\) changed since the model"):
+        est.save(tmp_path / "h.pt")
+    assert not (tmp_path / "h.pt").exists()
+    est.set_params(hidden_dim=8).save(tmp_path / "h.pt")
+    assert skanode.load(tmp_path / "h.pt").module_.odeblock.dynamics.fc1.out_features == 8
