@@ -306,7 +306,8 @@ Compute gradients with the adjoint method (memory constant in the number of
 steps, a second solve backwards; the backward NFE is then non-zero).""", bool),
     _p("max_num_steps", 1000, [POSITIVE_INT], "int", """
 Step limit of each adaptive solve; exceeding it raises
-:class:`~skanode.SolverError`.""", int),
+:class:`~skanode.SolverError`.  A fixed-step method's ``step_size`` may not make
+more steps than this over ``[0, integration_time]``.""", int),
     _p("solver_options", None, [NONE, InstanceOf((Mapping,), "a dict")], "dict or None", """
 Extra options of the torchdiffeq method, e.g. ``{"step_size": 0.05}`` for
 ``"rk4"``.  Unknown option names are an error, and so are out-of-range values of

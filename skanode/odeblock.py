@@ -245,6 +245,15 @@ class ODEBlock(nn.Module):
 
     def _configure(self, options: Mapping[str, Any]) -> None:
         _check_options(options["solver"], options["solver_options"])
+        step = (options["solver_options"] or {}).get("step_size")
+        if step is not None and options["solver"] not in ADAPTIVE_SOLVERS:
+            # torchdiffeq builds the whole grid first: a tiny step exhausts memory
+            steps = math.ceil(float(options["integration_time"]) / float(step))
+            if steps > options["max_num_steps"]:
+                raise ValueError(
+                    f"solver_options['step_size']={step!r} makes {steps} steps over "
+                    f"[0, {options['integration_time']:g}], more than max_num_steps="
+                    f"{options['max_num_steps']}; take a larger step or raise max_num_steps.")
         if options["step_control"] == "sample":
             _check_per_sample(options["solver"], options["solver_options"], self.backend)
         self.integration_time = float(options["integration_time"])
@@ -453,6 +462,9 @@ def _check_options(solver: str, options: Mapping[str, Any] | None) -> None:
         if number is None or not accepts(number):
             raise ValueError(f"solver_options[{name!r}] must be {what}, got {value!r} "
                              f"(solver {solver!r}).")
+    low, high = options.get("min_step"), options.get("max_step")
+    if low is not None and high is not None and _as_number(low) > _as_number(high):
+        raise ValueError(f"solver_options: min_step={low!r} is larger than max_step={high!r}.")
 
 
 # torchdiffeq passes these on unchecked and fails deep in a solve, or never ends one.

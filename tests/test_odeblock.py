@@ -221,3 +221,12 @@ def test_collect_stats_sums_what_the_fields_counted():
     assert stats.forward_nfe == fields[0].calls + fields[1].calls
     assert fields[1].calls > fields[0].calls  # the stiffer field needed more steps
     assert stats.backward_nfe == 0
+
+
+def test_a_fixed_step_grid_longer_than_the_step_limit_is_refused():
+    # torchdiffeq built the whole grid first: step_size=1e-9 ran out of memory
+    with pytest.raises(ValueError, match="makes 1000000000 steps over"):
+        ODEBlock(CountingField(), solver="euler", solver_options={"step_size": 1e-9})
+    ODEBlock(CountingField(), solver="euler", solver_options={"step_size": 1e-3})
+    with pytest.raises(ValueError, match=r"min_step=2\.0 is larger than max_step=0\.1"):
+        ODEBlock(CountingField(), solver_options={"min_step": 2.0, "max_step": 0.1})
