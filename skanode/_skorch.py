@@ -193,6 +193,10 @@ class SkorchHooks:
         """
         passive = {k: v for k, v in params.items()
                    if "__" in k and k.split("__", 1)[0] in _PASSIVE_PREFIXES}
+        # a whole callback replaced (callbacks__nfe=None): skorch looked it up in the built
+        # list, where a switched-off one is missing, and failed to unpack its name
+        passive.update({k: v for k, v in params.items()
+                        if k.startswith("callbacks__") and k.count("__") == 1})
         if "callbacks" in params:
             # An unfitted estimator builds its callbacks in fit, which also checks the
             # value.  skorch builds a fitted one's from the old list before storing the

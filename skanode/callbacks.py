@@ -115,12 +115,13 @@ def _copy(state: Any) -> Any:
 
 
 class LastGoodState(Callback):
-    """Keep the module and optimizer state of the last finished epoch.
+    """Keep the module, optimizer and random state of the last finished epoch.
 
-    A snapshot is taken when training begins and after every epoch;
-    :meth:`restore` puts it back.  The estimators call it when training fails
-    (:class:`~skanode.SolverError`, :class:`~skanode.DivergenceError`) or is
-    interrupted, so a model never keeps non-finite or half-updated weights.
+    A snapshot is taken when training begins and, by the estimator, once every
+    callback has finished an epoch (a callback that fails in ``on_epoch_end``
+    fails the epoch); :meth:`restore` puts it back.  The estimators call it when
+    training fails or is interrupted, so a model never keeps non-finite or
+    half-updated weights.
 
     Attributes
     ----------
@@ -129,20 +130,22 @@ class LastGoodState(Callback):
     """
 
     def on_train_begin(self, net, **kwargs):  # noqa: D102
-        self._snapshot(net)
+        self.snapshot(net)
 
-    def on_epoch_end(self, net, **kwargs):  # noqa: D102
-        self._snapshot(net)
-
-    def _snapshot(self, net) -> None:
+    def snapshot(self, net) -> None:
+        """Copy the state of ``net`` as it is now."""
         self.module_state_ = _copy(net.module_.state_dict())
         self.optimizer_state_ = _copy(net.optimizer_.state_dict())
+        generator = getattr(net, "generator_", None)
+        self.generator_state_ = None if generator is None else generator.get_state()
         self.epoch_ = len(net.history)
 
     def restore(self, net) -> int:
         """Put the snapshot back into ``net``; return the epoch it was taken at."""
         net.module_.load_state_dict(self.module_state_)
         net.optimizer_.load_state_dict(self.optimizer_state_)
+        if self.generator_state_ is not None:  # the next epoch draws the batches it would have
+            net.generator_.set_state(self.generator_state_)
         return self.epoch_
 
 

@@ -149,8 +149,27 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
 
     def _structure(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Return the module arguments that shape it (all but the solver's, for ours)."""
-        solver = {p.name for p in hp.SOLVER} if self.module is self._module_class else set()
-        return {k: v for k, v in kwargs.items() if k not in solver}
+        if self.module is self._module_class:
+            solver = {p.name for p in hp.SOLVER}
+            return {k: v for k, v in kwargs.items() if k not in solver}
+        # a custom module's own defaults, so that passing one is no change
+        try:
+            signature = inspect.signature(self.module) if isinstance(self.module, type) else None
+        except (TypeError, ValueError):
+            signature = None
+        defaults = {} if signature is None else {
+            name: p.default for name, p in signature.parameters.items()
+            if p.default is not p.empty and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        return {**defaults, **kwargs}
+
+    def _fixed_at_fit(self) -> dict[str, tuple[Any, Any]]:
+        """Return parameters that ``fit`` turned into fitted attributes: (set now, fitted)."""
+        fixed = {}
+        if getattr(self, "classes", None) is not None and hasattr(self, "classes_"):
+            fixed["classes"] = (self.classes, self.classes_.tolist())
+        if getattr(self, "image_shape", None) is not None:
+            fixed["image_shape"] = (self.image_shape, getattr(self, "image_shape_", None))
+        return fixed
 
     def _use_current_solver(self) -> None:
         """Give the built ODE blocks the solver options set since (``set_params`` after fit).
@@ -172,6 +191,9 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if built is None:
             return
         now = self._structure(self._module_kwargs())
+        built = dict(built)
+        for name, (value, fitted) in self._fixed_at_fit().items():
+            built[name], now[name] = fitted, _fitted_form(name, value)
         changed = sorted(k for k in built.keys() | now.keys()
                          if not inputs.same_values(built.get(k), now.get(k)))
         if changed:
@@ -201,11 +223,24 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         """Call the callbacks' ``method_name``; end training after an epoch marked stopped_early.
 
         Stopping once every callback has seen the epoch keeps its history and log
-        complete.
+        complete.  Only then is the epoch finished, and its state kept for a later
+        failure to return to (:class:`LastGoodState`).
         """
-        super().notify(method_name, **cb_kwargs)
-        if method_name == "on_epoch_end" and self.history[-1].get("stopped_early"):
+        if method_name != "on_epoch_end":
+            return super().notify(method_name, **cb_kwargs)
+        try:
+            super().notify(method_name, **cb_kwargs)
+        except KeyboardInterrupt:  # skorch's EarlyStopping asks to stop after the epoch so
+            self._epoch_finished()
+            raise
+        self._epoch_finished()
+        if self.history[-1].get("stopped_early"):
             raise _StopTraining
+
+    def _epoch_finished(self) -> None:
+        guard = dict(self.callbacks_).get("last_good")
+        if guard is not None:
+            guard.snapshot(self)
 
     def initialize_module(self):
         """Build the module from the hyperparameters and the shapes seen in ``fit``.
@@ -521,6 +556,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         check_is_fitted(self, "n_features_in_")
         if _is_internal(X):  # skorch's scoring callbacks pass the validation data
             return X
+        self._check_structure_unchanged("predictions come from")
         self._use_current_solver()
         return inputs.validate_X(self, X)
 
@@ -564,6 +600,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         numpy.ndarray of shape (n_samples, n_features_out)
             The features, float32.
         """
+        self._need_module_method("features", "transform")
         return self._map_batches(X, lambda xb: self.module_.features(xb).flatten(1))
 
     @property
@@ -571,7 +608,9 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         """Width of :meth:`transform`'s output (``ClassNamePrefixFeaturesOutMixin`` reads it)."""
         check_is_fitted(self, "n_features_in_")
         shape = np.atleast_1d(self._input_shape())
-        return int((shape[0] + getattr(self, "augment_dim", 0)) * np.prod(shape[1:]))
+        built = getattr(self, "_built_with_", None) or {}
+        augment = built.get("augment_dim", getattr(self, "augment_dim", 0))  # the fitted one
+        return int((shape[0] + augment) * np.prod(shape[1:]))
 
     def trajectory(self, X: Any, times: Sequence[float] | None = None) -> np.ndarray:
         """Return the hidden state along the flow.
@@ -593,7 +632,15 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if times is None:
             times = np.linspace(0.0, getattr(self, "integration_time", 1.0), 50)
         times = np.asarray(times, dtype=np.float32)
+        self._need_module_method("trajectory", "trajectory")
         return self._map_batches(X, lambda xb: self.module_.trajectory(xb, times), axis=1)
+
+    def _need_module_method(self, method: str, caller: str) -> None:
+        check_is_fitted(self, "n_features_in_")
+        if not callable(getattr(self.module_, method, None)):
+            raise TypeError(f"{caller} needs a module with a {method}() method, as skanode's "
+                            f"own have; the custom module {type(self.module_).__name__} has "
+                            "none.")
 
     def _map_batches(self, X, fn, axis: int = 0) -> np.ndarray:
         X = self._prediction_input(X)
@@ -720,6 +767,13 @@ _MIN_PREDICT_ROWS = 8
 _LARGE_PREDICT_BATCH = 4096
 # Fewer held-out samples than this make early stopping a coin toss; fit warns.
 _MIN_VALIDATION = 10
+def _fitted_form(name: str, value: Any) -> Any:
+    """``classes`` / ``image_shape`` as ``fit`` stores them (sorted labels, a tuple)."""
+    if name == "classes":
+        return sorted(np.unique(np.asarray(value)).tolist())
+    return tuple(int(v) for v in value)
+
+
 _UNFINISHED = frozenset({"interrupted", "failure"})  # history keys of epochs that did not end
 
 

@@ -462,6 +462,10 @@ def _check_options(solver: str, options: Mapping[str, Any] | None) -> None:
         if number is None or not accepts(number):
             raise ValueError(f"solver_options[{name!r}] must be {what}, got {value!r} "
                              f"(solver {solver!r}).")
+    for name in ("norm", "grid_constructor"):
+        if options.get(name) is not None and not callable(options[name]):
+            raise ValueError(f"solver_options[{name!r}] must be a function, got "
+                             f"{options[name]!r} (solver {solver!r}).")
     low, high = options.get("min_step"), options.get("max_step")
     if low is not None and high is not None and _as_number(low) > _as_number(high):
         raise ValueError(f"solver_options: min_step={low!r} is larger than max_step={high!r}.")

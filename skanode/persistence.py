@@ -84,13 +84,13 @@ def to_plain(value: Any) -> Any:
 
 
 def _python_numbers(value: Any) -> Any:
-    """Numpy scalars, also inside dicts, lists and tuples, become Python numbers.
+    """Numpy scalars and arrays, also inside dicts, lists and tuples, become Python values.
 
     ``np.float64`` passes for a ``float`` but is not a value the safe loader
     accepts; ``np.float32`` and ``np.int64`` are not plain values at all.
     """
-    if isinstance(value, np.generic):
-        return value.item()
+    if isinstance(value, (np.generic, np.ndarray)):  # classes=np.unique(y), say
+        return value.tolist()
     if isinstance(value, dict):
         return {_python_numbers(k): _python_numbers(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -14,7 +14,9 @@ from skorch.dataset import ValidSplit
 from skanode import (
     ANODEClassifier,
     DivergenceError,
+    NFECallback,
     NODEClassifier,
+    ResNetClassifier,
     ResNetRegressor,
     SolverError,
 )
@@ -260,3 +262,37 @@ def test_switching_a_default_callback_off_after_fit(spheres):
     est = ANODEClassifier(max_epochs=1, n_iter_no_change=None, random_state=0).fit(X, y)
     est.set_params(callbacks__nfe=None).partial_fit(X, y)
     assert "forward_nfe" in est.history[0] and "forward_nfe" not in est.history[-1]
+
+
+def test_a_callback_failing_at_epoch_end_fails_that_epoch(spheres):
+    # the snapshot was taken before later callbacks ran: the failed epoch's weights stayed
+    X, y = spheres
+
+    class FailAtEpochEnd(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 3:
+                raise RuntimeError("checkpoint: disk full")
+
+    est = ResNetClassifier(max_epochs=5, n_iter_no_change=None, random_state=0,
+                           callbacks=[("fail", FailAtEpochEnd())])
+    with pytest.raises(RuntimeError, match="disk full"):
+        est.fit(X, y)
+    clean = ResNetClassifier(max_epochs=2, n_iter_no_change=None, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        clean.fit(X, y)
+    assert est.n_iter_ == 2
+    np.testing.assert_array_equal(est.predict_proba(X), clean.predict_proba(X))
+    # the random stream is put back too: going on equals never having failed
+    est.set_params(callbacks=[], max_epochs=1).partial_fit(X, y)
+    clean.set_params(max_epochs=1).partial_fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), clean.predict_proba(X))
+
+
+def test_replacing_a_switched_off_callback(spheres):
+    # skorch failed to unpack the name of a callback that was already None
+    X, y = spheres
+    est = ANODEClassifier(max_epochs=1, n_iter_no_change=None, callbacks__nfe=None)
+    est.set_params(callbacks__nfe=None).fit(X, y)
+    assert "forward_nfe" not in est.history[-1]
+    est.set_params(callbacks__nfe=NFECallback()).partial_fit(X, y)
+    assert "forward_nfe" in est.history[-1]

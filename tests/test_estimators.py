@@ -10,6 +10,7 @@ import torch
 from conftest import CLASSIFIERS, REGRESSORS, make
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, make_scorer
@@ -471,8 +472,14 @@ def test_changing_the_models_shape_after_fit_needs_a_new_fit(continue_, spheres)
     with pytest.raises(ValueError, match=r"augment_dim \(5 -> 2\), hidden_dim \(32 -> 8\) "
                                          "changed since the model was built"):
         est.partial_fit(X, y) if continue_ == "partial_fit" else est.fit(X, y)
+    with pytest.raises(ValueError, match="predictions come from the built model"):
+        est.predict_proba(X)
+    with pytest.raises(ValueError, match="augment_dim"):
+        est.transform(X)
+    assert len(est.get_feature_names_out()) == 2 + 5  # the built model's features
+    est.set_params(hidden_dim=32, augment_dim=5)  # set back: nothing was touched
     np.testing.assert_array_equal(est.predict_proba(X), proba)
-    est.set_params(warm_start=False).fit(X, y)  # builds the new shape
+    est.set_params(hidden_dim=8, augment_dim=2, warm_start=False).fit(X, y)  # builds anew
     assert est.transform(X).shape == (len(X), 2 + 2)
 
 
@@ -487,10 +494,10 @@ def test_module_arguments_set_after_fit_keep_the_fitted_weights(spheres):
     est.partial_fit(X, y)
     proba = est.predict_proba(X)
     est.set_params(module__time_dependent=False)  # contradicts time_dependent=True
-    np.testing.assert_array_equal(est.predict_proba(X), proba)
-    for call in (est.partial_fit, est.fit):
+    for call in (est.partial_fit, est.fit, est.predict):
         with pytest.raises(ValueError, match="module__time_dependent=False contradicts"):
-            call(X, y)
+            call(X, y) if call != est.predict else call(X)
+    est.set_params(module__time_dependent=True)  # agrees: harmless
     np.testing.assert_array_equal(est.predict_proba(X), proba)
     assert est.n_iter_ == 2 + 2  # fit, partial_fit; nothing from the refused calls
 
@@ -509,3 +516,42 @@ def test_batches_whose_weights_are_all_zero_add_nothing(spheres):
     with pytest.raises(ValueError, match=r"sample weights of the (held-out|training) samples "
                                          r"sum to zero"):
         NODEClassifier(max_epochs=2, early_stopping=True).fit(X, y, sample_weight=one)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_classes_and_image_shape_are_fixed_by_fit(spheres):
+    X, y = spheres
+    est = ANODEClassifier(max_epochs=1, random_state=0).fit(X, y)
+    est.set_params(classes=[-1, 1, 2])
+    with pytest.raises(ValueError, match=r"classes \(\[-1, 1\] -> \[-1, 1, 2\]\) changed"):
+        est.partial_fit(X, y)
+    est.set_params(classes=[1, -1]).partial_fit(X, y)  # the same classes: harmless
+    Xd, yd = load_digits(return_X_y=True)
+    Xd, yd = Xd[:60] / 16, yd[:60]
+    conv = ANODEClassifier(architecture="conv", image_shape=(1, 8, 8), num_filters=3,
+                           augment_dim=1, max_epochs=1).fit(Xd, yd)
+    conv.set_params(image_shape=(4, 4, 4))
+    with pytest.raises(ValueError, match=r"image_shape \(\(1, 8, 8\) -> \(4, 4, 4\)\)"):
+        conv.predict(Xd)
+    conv.set_params(image_shape=[1, 8, 8]).partial_fit(Xd, yd)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_custom_modules_own_default_is_no_change(spheres):
+    class Net(torch.nn.Module):
+        def __init__(self, input_dim, output_dim, width=8):
+            super().__init__()
+            self.layers = torch.nn.Sequential(torch.nn.Linear(input_dim, width), torch.nn.ReLU(),
+                                              torch.nn.Linear(width, output_dim))
+
+        def forward(self, x):
+            return self.layers(x)
+
+    X, y = spheres
+    est = ANODEClassifier(module=Net, max_epochs=1).fit(X, y)
+    est.set_params(module__width=8).partial_fit(X, y)
+    est.set_params(module__width=16)
+    with pytest.raises(ValueError, match=r"width \(8 -> 16\) changed"):
+        est.partial_fit(X, y)
+    with pytest.raises(TypeError, match="transform needs a module with a features"):
+        est.set_params(module__width=8).transform(X)

@@ -194,6 +194,8 @@ def test_invalid_solver_and_options_are_errors():
     ("dopri5", {"first_step": float("inf")}, "'first_step'"),
     ("dopri5", {"dfactor": 1.0}, r"'dfactor'\] must be a number in \(0, 1\)"),
     ("bosh3", {"safety": 0}, "'safety'"),
+    ("dopri5", {"norm": "max"}, r"'norm'\] must be a function"),
+    ("rk4", {"grid_constructor": 3}, "'grid_constructor'"),
 ])
 def test_option_values_are_checked_before_any_solve(solver, options, match):
     # torchdiffeq failed deep in the solve ("unsupported range: 0 -> inf") or looped

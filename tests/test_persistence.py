@@ -142,12 +142,14 @@ def test_numpy_numbers_in_parameters_round_trip(spheres, tmp_path):
     assert type(loaded.lr) is float
     np.testing.assert_array_equal(loaded.predict_proba(X), search.best_estimator_.predict_proba(X))
     est = NODEClassifier(solver="rk4", solver_options={"step_size": np.float32(0.25)},
-                         hidden_dim=np.int64(4), rtol=np.float64(1e-3), max_epochs=1).fit(X, y)
+                         hidden_dim=np.int64(4), rtol=np.float64(1e-3), max_epochs=1,
+                         classes=np.unique(y)).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # np.float32 was dropped with a warning
         est.save(tmp_path / "np.pt")
     loaded = skanode.load(tmp_path / "np.pt")
     assert loaded.solver_options == {"step_size": 0.25} and loaded.hidden_dim == 4
+    assert loaded.classes == [-1, 1]
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
 
 
