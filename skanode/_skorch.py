@@ -42,7 +42,12 @@ from skorch import NeuralNet
 __all__ = ["SKORCH_VERSIONS", "SkorchHooks", "make_init", "skorch_base"]
 
 SKORCH_VERSIONS = ">=1.2,<1.5"
-_PASSIVE_PREFIXES = ("iterator_train", "iterator_valid", "dataset", "module")
+# Parameters skorch would act on at once by rebuilding (the module: new weights; the
+# criterion: a new optimizer) or fail on (the optimizer class, iterators).  skanode stores
+# them; the estimators refuse a changed module, criterion or optimizer where a model
+# continues.  optimizer__* stay skorch's: they change the built optimizer (lr, say).
+_PASSIVE_PREFIXES = ("iterator_train", "iterator_valid", "dataset", "module", "criterion",
+                     "compile")
 _INIT_STATE = ("history_", "initialized_", "virtual_params_")
 
 
@@ -192,7 +197,7 @@ class SkorchHooks:
             The estimator.
         """
         passive = {k: v for k, v in params.items()
-                   if "__" in k and k.split("__", 1)[0] in _PASSIVE_PREFIXES}
+                   if k.split("__", 1)[0] in _PASSIVE_PREFIXES or k == "optimizer"}
         # a whole callback replaced (callbacks__nfe=None): skorch looked it up in the built
         # list, where a switched-off one is missing, and failed to unpack its name
         passive.update({k: v for k, v in params.items()

@@ -148,7 +148,18 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         return {**self._module_options(), **given, **inferred}
 
     def _structure(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Return the module arguments that shape it (all but the solver's, for ours)."""
+        """Return what the built model is: its components and the arguments that shape it.
+
+        The module's arguments count but for the solver's (ours); the criterion and
+        optimizer (with their arguments, but for the optimizer's, which change the
+        built one) count too, since a model continues with the ones it was built with.
+        """
+        parts = {"module": self.module, "compile": self.compile, "criterion": self.criterion,
+                 "optimizer": self.optimizer,
+                 **{f"criterion__{k}": v for k, v in self.get_params_for("criterion").items()}}
+        return {**parts, **self._module_structure(kwargs)}
+
+    def _module_structure(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         if self.module is self._module_class:
             solver = {p.name for p in hp.SOLVER}
             return {k: v for k, v in kwargs.items() if k not in solver}

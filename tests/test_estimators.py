@@ -37,6 +37,7 @@ from skanode import (
     ResNetRegressor,
     SolverError,
 )
+from skanode.modules import ResNet
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS)
@@ -555,3 +556,28 @@ def test_a_custom_modules_own_default_is_no_change(spheres):
         est.partial_fit(X, y)
     with pytest.raises(TypeError, match="transform needs a module with a features"):
         est.set_params(module__width=8).transform(X)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_round_trip_of_its_own_parameters_leaves_a_fitted_model_alone(spheres):
+    # set_params(module=...) or compile=... made skorch rebuild the module (new weights),
+    # criterion=... a new optimizer, optimizer=... failed with "Something went wrong"
+    X, y = spheres
+    est = ANODEClassifier(hidden_dim=8, max_epochs=3, lr=1e-2, random_state=0).fit(X, y)
+    twin = clone(est).fit(X, y)
+    proba = est.predict_proba(X)
+    est.set_params(**est.get_params(deep=False))
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
+    pipe = make_pipeline(StandardScaler(), clone(est)).fit(X, y)
+    pipe_proba = pipe.predict_proba(X)
+    pipe.set_params(**pipe.get_params())
+    np.testing.assert_array_equal(pipe.predict_proba(X), pipe_proba)
+    est.partial_fit(X, y)  # Adam's state was kept: as the untouched twin goes on
+    twin.partial_fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), twin.predict_proba(X))
+    est.set_params(optimizer=torch.optim.SGD)
+    with pytest.raises(ValueError, match=r"optimizer .* changed since the model was built"):
+        est.partial_fit(X, y)
+    est.set_params(optimizer=torch.optim.Adam, module=ResNet)
+    with pytest.raises(ValueError, match=r"module .* changed since the model was built"):
+        est.predict(X)
