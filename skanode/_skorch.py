@@ -213,6 +213,12 @@ class SkorchHooks:
         rest = {k: v for k, v in params.items() if k not in passive}
         if rest:
             super().set_params(**rest)
+        for key, value in rest.items():
+            if key.startswith("optimizer__") and self.initialized_:
+                # skorch applies it to the built optimizer only: keep it as a parameter too,
+                # for get_params, clone and the next fit
+                setattr(self, key, value)
+                self._params_to_validate.add(key)
         if self.initialized_ and any(k.startswith("callbacks") for k in params):
             # skorch sets callbacks__name=None on the built callback list as None, which
             # the next training call then fails to notify

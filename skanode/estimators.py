@@ -32,6 +32,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
+from skorch.dataset import Dataset as SkorchDataset
 from skorch.history import History
 from torch import nn
 from torch.utils.data import Subset
@@ -210,9 +211,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if changed:
             what = ", ".join(f"{k} ({built.get(k)!r} -> {now.get(k)!r})" for k in changed)
             raise ValueError(
-                f"{what} changed since the model was built, and {doing} the built model, "
-                "whose shape those fix.  Set them back, or fit with warm_start=False to build "
-                "a new model.")
+                f"{what} changed since the model was built, and {doing} the built model.  "
+                "Set them back, or fit with warm_start=False to build a new model.")
 
     def _input_shape(self) -> int | tuple[int, ...]:
         return getattr(self, "image_shape_", None) or self.n_features_in_
@@ -388,6 +388,11 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if classes is not None and self._y_numeric:
             raise ValueError("classes is for classifiers; regressors take none.")
         self._check_validation_context(X_val)
+        if self.dataset is not SkorchDataset or self.get_params_for("dataset"):
+            raise ValueError(
+                "skanode's estimators keep the validated arrays in a dataset of their own and "
+                "do not use skorch's dataset parameter (or dataset__*); pass a torch Dataset "
+                "as X instead (it is read into memory), or leave them unset.")
         if not reset:
             self._check_structure_unchanged("partial_fit and warm_start continue")
         with inputs.keep_fitted_state_on_error(self):

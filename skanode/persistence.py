@@ -105,23 +105,49 @@ def _storable_params(params: dict[str, Any], defaults: dict[str, Any]) -> dict[s
         value = _python_numbers(value)  # a search's numpy grid hands in numpy numbers
         if isinstance(value, torch.device):
             stored[name] = str(value)
-        elif isinstance(value, type) and getattr(torch.optim, value.__name__, None) is value:
-            stored[name] = f"torch.optim.{value.__name__}"
+        elif (torch_name := _torch_class_name(value)) is not None:
+            stored[name] = torch_name
         elif _plain(value):
             stored[name] = value
         elif value is not defaults.get(name, object()):
             skipped.append(name)
+    # the arguments of a component left out would go to its default, which may not take them
+    dropped = [k for k in stored if k.split("__", 1)[0] in skipped]
+    for key in dropped:
+        del stored[key]
     if skipped:
-        warnings.warn(f"save: parameters {skipped} are not plain values and are not saved; "
-                      "load will use their defaults.", UserWarning, stacklevel=3)
+        warnings.warn(f"save: parameters {skipped} are not plain values and are not saved"
+                      + (f", nor their arguments {dropped}" if dropped else "")
+                      + "; load will use their defaults.", UserWarning, stacklevel=3)
     return stored
+
+
+_TORCH_CLASSES = {"torch.optim": torch.optim, "torch.nn": torch.nn}
+
+
+def _torch_class_name(value: Any) -> str | None:
+    """``"torch.optim.SGD"`` or ``"torch.nn.L1Loss"`` for torch's own classes, else None."""
+    if not isinstance(value, type):
+        return None
+    for prefix, namespace in _TORCH_CLASSES.items():
+        if getattr(namespace, value.__name__, None) is value:
+            return f"{prefix}.{value.__name__}"
+    return None
+
+
+def _torch_class(name: str) -> type | None:
+    prefix, _, attr = name.rpartition(".")
+    namespace = _TORCH_CLASSES.get(prefix)
+    found = getattr(namespace, attr, None) if namespace is not None else None
+    return found if isinstance(found, type) else None
 
 
 def save(estimator: Any, path: str | os.PathLike) -> None:
     """Write a fitted skanode estimator to ``path``.
 
     Hyperparameters that are plain values (numbers, strings, lists, dicts) are
-    stored; the optimizer is stored by name when it is a ``torch.optim`` class.
+    stored; the optimizer and the criterion are stored by name when they are
+    torch's own classes (``torch.optim``, ``torch.nn``).
     Others (custom callbacks, modules, splits) are not, with a warning if they
     differ from the defaults: :func:`load` then uses the defaults.  The
     optimizer's state, the random generator and the history are stored, so
@@ -182,8 +208,9 @@ def load(path: str | os.PathLike) -> Any:
     if cls is None:
         raise ValueError(f"{path} names an unknown estimator class {data['class']!r}.")
     params = dict(data.pop("params"))
-    if isinstance(params.get("optimizer"), str):
-        params["optimizer"] = getattr(torch.optim, params["optimizer"].rsplit(".", 1)[-1])
+    for name in ("optimizer", "criterion"):  # stored by name: torch's own classes
+        if isinstance(params.get(name), str) and _torch_class(params[name]) is not None:
+            params[name] = _torch_class(params[name])
     device = params.get("device") or "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         warnings.warn(f"{path} was saved on {device!r}, but CUDA is not available; the model "

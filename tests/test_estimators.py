@@ -581,3 +581,28 @@ def test_a_round_trip_of_its_own_parameters_leaves_a_fitted_model_alone(spheres)
     est.set_params(optimizer=torch.optim.Adam, module=ResNet)
     with pytest.raises(ValueError, match=r"module .* changed since the model was built"):
         est.predict(X)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_optimizer_arguments_set_after_fit_stay_parameters(spheres):
+    # skorch applied them to the built optimizer only: get_params, clone and fit lost them
+    X, y = spheres
+    est = ANODEClassifier(max_epochs=1, random_state=0).fit(X, y)
+    est.set_params(optimizer__weight_decay=0.1)
+    assert est.optimizer_.param_groups[0]["weight_decay"] == 0.1  # at once
+    assert clone(est).get_params()["optimizer__weight_decay"] == 0.1
+    assert est.fit(X, y).optimizer_.param_groups[0]["weight_decay"] == 0.1
+    est.set_params(optimizer__momentum=0.9)  # Adam has no momentum: the next call says so
+    with pytest.raises(ValueError, match="Adam takes no argument 'momentum'"):
+        est.partial_fit(X, y)
+
+
+def test_skorchs_dataset_parameter_is_refused(spheres):
+    from skorch.dataset import Dataset
+
+    class Mine(Dataset):
+        pass
+
+    X, y = spheres
+    with pytest.raises(ValueError, match="do not use skorch's dataset parameter"):
+        NODEClassifier(max_epochs=1, dataset=Mine).fit(X, y)

@@ -164,3 +164,27 @@ def test_save_refuses_a_shape_changed_since_fit(spheres, tmp_path):
     assert not (tmp_path / "h.pt").exists()
     est.set_params(hidden_dim=8).save(tmp_path / "h.pt")
     assert skanode.load(tmp_path / "h.pt").module_.odeblock.dynamics.fc1.out_features == 8
+
+
+def test_torch_losses_are_saved_by_name_and_custom_ones_without_their_arguments(tmp_path):
+    # L1Loss was dropped (load trained with MSE); HuberLoss's delta then made the file unloadable
+    rng = np.random.RandomState(0)
+    X, y = rng.standard_normal((40, 2)), rng.standard_normal(40)
+    est = NODERegressor(criterion=torch.nn.HuberLoss, criterion__delta=0.5, max_epochs=1,
+                        n_iter_no_change=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.fit(X, y).save(tmp_path / "huber.pt")
+    loaded = skanode.load(tmp_path / "huber.pt")
+    assert loaded.criterion is torch.nn.HuberLoss and loaded.criterion_.delta == 0.5
+
+    class Scaled(torch.nn.MSELoss):
+        def __init__(self, scale=1.0, reduction="none"):
+            super().__init__(reduction=reduction)
+
+    est = NODERegressor(criterion=Scaled, criterion__scale=2.0, max_epochs=1,
+                        n_iter_no_change=None).fit(X, y)
+    with pytest.warns(UserWarning, match=r"\['criterion'\] .* nor their arguments "
+                                         r"\['criterion__scale'\]"):
+        est.save(tmp_path / "custom.pt")
+    assert skanode.load(tmp_path / "custom.pt").criterion is torch.nn.MSELoss
