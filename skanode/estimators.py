@@ -719,6 +719,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         """
         check_is_fitted(self, "n_features_in_")
         self._check_structure_unchanged("save would store them beside the weights of")
+        self._check_optimizer_arguments()  # load would build the optimizer with them
         fitted = {name: persistence.to_plain(getattr(self, name))
                   for name in inputs.FITTED_DATA_ATTRIBUTES if hasattr(self, name)}
         if hasattr(self, "feature_names_in_"):

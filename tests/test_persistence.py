@@ -188,3 +188,14 @@ def test_torch_losses_are_saved_by_name_and_custom_ones_without_their_arguments(
                                          r"\['criterion__scale'\]"):
         est.save(tmp_path / "custom.pt")
     assert skanode.load(tmp_path / "custom.pt").criterion is torch.nn.MSELoss
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_save_refuses_an_optimizer_argument_the_optimizer_does_not_take(spheres, tmp_path):
+    # the file was written, and load failed in Adam's constructor
+    X, y = spheres
+    est = NODEClassifier(max_epochs=1, hidden_dim=4).fit(X, y)
+    est.set_params(optimizer__momentum=0.9)
+    with pytest.raises(ValueError, match="Adam takes no argument 'momentum'"):
+        est.save(tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()
