@@ -131,10 +131,6 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         names = {p.name for group in self._model_groups for p in group}
         return {name: getattr(self, name) for name in names}
 
-    def _solver_options(self) -> dict[str, Any]:
-        options = {**self._module_options(), **self.get_params_for("module")}
-        return {p.name: options[p.name] for p in hp.SOLVER if p.name in options}
-
     def _module_kwargs(self) -> dict[str, Any]:
         """Return the module's arguments: hyperparameters, ``module__*``, inferred sizes."""
         self._check_module_overrides()
@@ -164,48 +160,44 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if self.module is self._module_class:
             solver = {p.name for p in hp.SOLVER}
             return {k: v for k, v in kwargs.items() if k not in solver}
-        # a custom module's own defaults, so that passing one is no change
-        try:
-            signature = inspect.signature(self.module) if isinstance(self.module, type) else None
+        if not isinstance(self.module, type):
+            return dict(kwargs)
+        try:  # a custom module's own defaults, so that passing one is no change
+            parameters = inspect.signature(self.module).parameters.values()
         except (TypeError, ValueError):
-            signature = None
-        defaults = {} if signature is None else {
-            name: p.default for name, p in signature.parameters.items()
-            if p.default is not p.empty and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-        return {**defaults, **kwargs}
+            parameters = ()
+        return {**{p.name: p.default for p in parameters if p.default is not p.empty},
+                **kwargs}
 
     def _fixed_at_fit(self) -> dict[str, tuple[Any, Any]]:
-        """Return parameters that ``fit`` turned into fitted attributes: (set now, fitted)."""
+        """Return the parameters ``fit`` turned into fitted attributes: (fitted, set now)."""
         fixed = {}
         if getattr(self, "classes", None) is not None and hasattr(self, "classes_"):
-            fixed["classes"] = (self.classes, self.classes_.tolist())
+            fixed["classes"] = (self.classes_.tolist(),
+                                sorted(np.unique(np.asarray(self.classes)).tolist()))
         if getattr(self, "image_shape", None) is not None:
-            fixed["image_shape"] = (self.image_shape, getattr(self, "image_shape_", None))
+            fixed["image_shape"] = (getattr(self, "image_shape_", None),
+                                    tuple(int(v) for v in self.image_shape))
         return fixed
 
-    def _use_current_solver(self) -> None:
-        """Give the built ODE blocks the solver options set since (``set_params`` after fit).
+    def _match_built_model(self, doing: str) -> None:
+        """Refuse parameters changed since the module was built; pass on the solver's.
 
-        The weights do not depend on them, so ``partial_fit``, a ``warm_start`` fit
-        and predictions use the current ones, as they are when ``fit`` builds the
-        module.
+        What shapes the module (and the criterion and optimizer it trains with)
+        must still describe it: ``doing`` says why, in the error.  The solver
+        options do not touch the weights, so the built ODE blocks take the current
+        ones (``set_params`` after fit), as ``fit`` would build them.
         """
-        solver = self._solver_options() if self.module is self._module_class else {}
-        if not solver or getattr(self, "module_", None) is None:
-            return
-        hp.check(self, [p for p in hp.SOLVER if hasattr(self, p.name)])  # errors name us
-        for block in self.module_.modules():
-            if isinstance(block, ODEBlock):
-                block.set_solver_options(**solver)
-
-    def _check_structure_unchanged(self, doing: str) -> None:
         built = getattr(self, "_built_with_", None)
         if built is None:
             return
-        now = self._structure(self._module_kwargs())
-        built = dict(built)
-        for name, (value, fitted) in self._fixed_at_fit().items():
-            built[name], now[name] = fitted, _fitted_form(name, value)
+        ours = self.module is self._module_class
+        if ours:
+            hp.check(self, [p for p in hp.SOLVER if hasattr(self, p.name)])  # errors name us
+        kwargs = self._module_kwargs()
+        built, now = dict(built), self._structure(kwargs)
+        for name, (fitted, value) in self._fixed_at_fit().items():
+            built[name], now[name] = fitted, value
         changed = sorted(k for k in built.keys() | now.keys()
                          if not inputs.same_values(built.get(k), now.get(k)))
         if changed:
@@ -213,6 +205,11 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             raise ValueError(
                 f"{what} changed since the model was built, and {doing} the built model.  "
                 "Set them back, or fit with warm_start=False to build a new model.")
+        solver = {p.name: kwargs[p.name] for p in hp.SOLVER if p.name in kwargs} if ours else {}
+        if solver:
+            for block in self.module_.modules():
+                if isinstance(block, ODEBlock):
+                    block.set_solver_options(**solver)
 
     def _input_shape(self) -> int | tuple[int, ...]:
         return getattr(self, "image_shape_", None) or self.n_features_in_
@@ -394,7 +391,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
                 "do not use skorch's dataset parameter (or dataset__*); pass a torch Dataset "
                 "as X instead (it is read into memory), or leave them unset.")
         if not reset:
-            self._check_structure_unchanged("partial_fit and warm_start continue")
+            self._match_built_model("partial_fit and warm_start continue")
         with inputs.keep_fitted_state_on_error(self):
             dataset = self._training_data(X, y, reset=reset, partial=partial,
                                           sample_weight=sample_weight, classes=classes,
@@ -479,7 +476,6 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
     def _train(self, dataset: ArrayDataset, *, partial: bool) -> None:
         """Skorch's training, except that failures and Ctrl-C restore the last finished epoch."""
         guard = dict(self.callbacks_).get("last_good")
-        self._use_current_solver()
         self.notify("on_train_begin", X=dataset, y=None, partial=partial)
         try:
             self.fit_loop(dataset, self._split_labels(dataset))
@@ -572,8 +568,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         check_is_fitted(self, "n_features_in_")
         if _is_internal(X):  # skorch's scoring callbacks pass the validation data
             return X
-        self._check_structure_unchanged("predictions come from")
-        self._use_current_solver()
+        self._match_built_model("predictions come from")
         return inputs.validate_X(self, X)
 
     @staticmethod
@@ -718,7 +713,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             tensors.
         """
         check_is_fitted(self, "n_features_in_")
-        self._check_structure_unchanged("save would store them beside the weights of")
+        self._match_built_model("save would store them beside the weights of")
         self._check_optimizer_arguments()  # load would build the optimizer with them
         fitted = {name: persistence.to_plain(getattr(self, name))
                   for name in inputs.FITTED_DATA_ATTRIBUTES if hasattr(self, name)}
@@ -784,13 +779,6 @@ _MIN_PREDICT_ROWS = 8
 _LARGE_PREDICT_BATCH = 4096
 # Fewer held-out samples than this make early stopping a coin toss; fit warns.
 _MIN_VALIDATION = 10
-def _fitted_form(name: str, value: Any) -> Any:
-    """``classes`` / ``image_shape`` as ``fit`` stores them (sorted labels, a tuple)."""
-    if name == "classes":
-        return sorted(np.unique(np.asarray(value)).tolist())
-    return tuple(int(v) for v in value)
-
-
 _UNFINISHED = frozenset({"interrupted", "failure"})  # history keys of epochs that did not end
 
 

@@ -73,28 +73,20 @@ def map_tensors(fn: Any, state: Any) -> Any:
 
 
 def to_plain(value: Any) -> Any:
-    """Numpy scalars and arrays inside containers become Python values and lists."""
-    if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
-    return value
-
-
-def _python_numbers(value: Any) -> Any:
     """Numpy scalars and arrays, also inside dicts, lists and tuples, become Python values.
 
     ``np.float64`` passes for a ``float`` but is not a value the safe loader
     accepts; ``np.float32`` and ``np.int64`` are not plain values at all.
+    Tensors are left as they are.
     """
-    if isinstance(value, (np.generic, np.ndarray)):  # classes=np.unique(y), say
+    if isinstance(value, (np.generic, np.ndarray)):
         return value.tolist()
     if isinstance(value, dict):
-        return {_python_numbers(k): _python_numbers(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_python_numbers(v) for v in value)
+        return {to_plain(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(to_plain(v) for v in value)
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
     return value
 
 
@@ -102,7 +94,7 @@ def _storable_params(params: dict[str, Any], defaults: dict[str, Any]) -> dict[s
     """Keep plain parameters; name torch optimizers; warn about the rest."""
     stored, skipped = {}, []
     for name, value in params.items():
-        value = _python_numbers(value)  # a search's numpy grid hands in numpy numbers
+        value = to_plain(value)  # a search's numpy grid hands in numpy numbers
         if isinstance(value, torch.device):
             stored[name] = str(value)
         elif (torch_name := _torch_class_name(value)) is not None:
@@ -163,7 +155,7 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
     cls = type(estimator)
     if _REGISTRY.get(cls.__name__) is not cls:
         raise TypeError(f"save handles skanode's estimators, not {cls.__name__}.")
-    state = _python_numbers(estimator.fitted_state())  # e.g. Adam's lr from a numpy grid
+    state = to_plain(estimator.fitted_state())  # e.g. Adam's lr from a numpy grid
     params = _storable_params(state.pop("params"), cls().get_params(deep=False))
     torch.save({"format": _FORMAT, "class": cls.__name__, "params": params, **state}, path)
 
