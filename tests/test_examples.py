@@ -20,13 +20,13 @@ def test_tabular_quick_prints_the_table():
     assert "smoke run" in text
     rows = [line.split() for line in text.splitlines() if line.startswith(("iris", "diabetes"))]
     models = {row[1] for row in rows}
-    assert {"MLPClassifier", "LogisticRegression", "NODE", "ANODE", "ResNet", "Ridge",
-            "MLPRegressor"} <= models
+    assert {"MLPClassifier", "MLPClassifier-ES", "LogisticRegression", "NODE", "ANODE",
+            "ResNet", "Ridge", "MLPRegressor", "MLPRegressor-ES"} <= models
     anode_iris = next(row for row in rows if row[:2] == ["iris", "ANODE"])
     assert float(anode_iris[2]) > 0.8  # accuracy of a 2-fold smoke run, well above chance
     assert int(anode_iris[6]) >= 1  # epochs trained are reported
     mlp_iris = next(row for row in rows if row[:2] == ["iris", "MLPClassifier"])
-    # vs MLP: the score difference and the fit-time ratio of the same run
+    # vs MLP: the score difference and the fit-time ratio to the default MLP of the same run
     difference = float(anode_iris[2]) - float(mlp_iris[2])  # of the rounded scores
     assert abs(float(anode_iris[8]) - difference) <= 0.0015
     assert anode_iris[9].endswith("x") and float(anode_iris[9][:-1]) > 0
