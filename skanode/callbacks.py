@@ -178,6 +178,8 @@ class Convergence(Callback):
         self.first_epoch_ = len(net.history)
 
     def on_epoch_end(self, net, **kwargs):  # noqa: D102
+        # Every epoch says whether it stopped, so history[-1, "stopped_early"] always reads.
+        net.history.record("stopped_early", False)
         if not self.active_:
             return
         value = net.history[-1].get(self.monitor_)
@@ -211,7 +213,7 @@ class Convergence(Callback):
             net.history.record("best_epoch", epoch)
             self._say(net, f"Kept the weights of epoch {epoch}, the lowest validation loss "
                            f"({self.best_:.4g}).")
-        if {"stopped_early", "failure", "interrupted"} & set(last):
+        if any(last.get(key) for key in ("stopped_early", "failure", "interrupted")):
             return
         if len(net.history) - self.first_epoch_ < net.max_epochs:
             return  # another callback ended training (skorch's EarlyStopping, say)
@@ -225,8 +227,9 @@ class Convergence(Callback):
                       "early_stopping=True with a large max_epochs.")
             warnings.warn(  # stacklevel: the caller of fit, through notify and _train
                 f"{type(net).__name__}: training ended at max_epochs={net.max_epochs} while "
-                f"the training loss still fell by {rate:.3g} per epoch over the last {window} "
-                f"epochs (more than tol={net.tol:g}): it has not converged.  {remedy}",
+                f"the training loss still fell by {rate:.3g} per epoch over the last "
+                f"{'epoch' if window == 1 else f'{window} epochs'} (more than tol={net.tol:g}): "
+                f"it has not converged.  {remedy}",
                 ConvergenceWarning, stacklevel=7)
 
     @staticmethod
@@ -284,7 +287,8 @@ class ProgressBar(Callback):
     """A progress bar over all training batches of a fit, with the epoch and the loss.
 
     Shown when the estimator's ``progress`` is True; written with tqdm to stderr,
-    and closed when training ends.
+    and closed when training ends: cleared on a terminal, left with its final
+    count in a log file, where it is redrawn at most every 30 seconds.
     """
 
     def on_train_begin(self, net, X=None, **kwargs):  # noqa: D102
@@ -295,8 +299,12 @@ class ProgressBar(Callback):
             return
         batches = len(net.get_iterator(X, training=True)) if X is not None else None
         total = batches * net.max_epochs if batches else None
+        # A terminal shows one bar redrawn in place and cleared at the end; a log file
+        # (stderr redirected) keeps a line every half minute and the final count.
+        terminal = sys.stderr.isatty()
         self.bar_ = tqdm(total=total, desc=type(net).__name__, unit="batch", file=sys.stderr,
-                         dynamic_ncols=True, leave=False)
+                         dynamic_ncols=True, leave=not terminal,
+                         mininterval=0.1 if terminal else 30.0)
 
     def on_batch_end(self, net, training=False, loss=None, **kwargs):  # noqa: D102
         if training and self.bar_ is not None:

@@ -461,8 +461,15 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             X_val, y_val = self.train_split.X, self.train_split.y
         if X_val is None:
             return None
-        X_val = inputs.validate_X(self, X_val)
-        target = self._encode_targets(np.asarray(y_val), reset=False)
+        # The checks speak of X and y; say which arrays they mean.
+        try:
+            X_val = inputs.validate_X(self, X_val)
+        except ValueError as err:
+            raise ValueError(f"X_val: {err}") from err
+        try:
+            target = self._encode_targets(np.asarray(y_val), reset=False)
+        except ValueError as err:
+            raise ValueError(f"y_val: {err}") from err
         if len(target) != len(X_val):
             raise ValueError(f"X_val has {len(X_val)} samples but y_val has {len(target)}.")
         return ArrayDataset(X_val, torch.as_tensor(target))
@@ -724,6 +731,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
                                        else "object")
         if hasattr(self, "n_iter_"):
             fitted["n_iter_"] = self.n_iter_
+        if getattr(self, "_sklearn_output_config", None):  # set_output(transform="pandas")
+            fitted["_sklearn_output_config"] = dict(self._sklearn_output_config)
         return {
             "params": self.get_params(deep=False),
             "fitted": fitted,

@@ -344,7 +344,24 @@ def class_labels(est: Any, y: np.ndarray, *, reset: bool, partial: Any = None) -
         if partial is not None and not same_classes(partial, est.classes_):
             raise ValueError(f"classes={np.asarray(partial).tolist()!r} is not the same as in "
                              f"the first fit, {est.classes_.tolist()!r}.")
-    return labels.encode(y)
+    try:
+        return labels.encode(y)
+    except ValueError as err:
+        if reset and est.classes is not None and _class_indices(y, labels.classes):
+            raise ValueError(
+                f"{err}  They look like the indices 0..{len(labels.classes) - 1} that "
+                "scikit-learn's cross_val_predict passes instead of the labels for "
+                "method='predict_proba' or 'decision_function'; it handles classes missing "
+                "from a fold itself, so leave classes=None there.") from None
+        raise
+
+
+def _class_indices(y: np.ndarray, classes: np.ndarray) -> bool:
+    """Whether ``y`` holds indices into ``classes`` rather than labels of it."""
+    if not np.issubdtype(np.asarray(y).dtype, np.integer):
+        return False
+    indices = set(range(len(classes)))
+    return set(np.unique(y).tolist()) <= indices and not set(classes.tolist()) <= indices
 
 
 def regression_targets(est: Any, y: np.ndarray, *, reset: bool) -> np.ndarray:

@@ -86,6 +86,12 @@ _REMEDIES = (
     "augmentation (ANODE, augment_dim > 0), a larger max_num_steps, "
     "or a fixed-step solver such as solver='rk4'."
 )
+# A fixed grid has no tolerance or step limit to loosen: only its step can change.
+_FIXED_REMEDIES = (
+    "Try a smaller solver_options['step_size'], an adaptive solver such as "
+    "solver='dopri5', weight decay on the dynamics, or augmentation (ANODE, augment_dim > 0)."
+)
+_NONFINITE_REMEDY = "Scale the inputs (StandardScaler) and lower lr if the weights blew up; "
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,7 @@ class _CountingField(nn.Module):
         self.field = field
         self.tally = _Tally()
         self.settings = ""  # solver description for error messages
+        self.remedies = _REMEDIES
 
     @property
     def calls(self) -> int:
@@ -181,7 +188,7 @@ class _CountingField(nn.Module):
         if isinstance(t, torch.Tensor):  # may carry a gradient, or hold one time per sample
             t = t.detach().min() if t.numel() > 1 else t.detach()
         where = f" at t={float(t):.6g}" if t is not None and " at t=" not in what else ""
-        return _message(self.settings, what + where, tally.calls - tally.start)
+        return _message(self.settings, what + where, tally.calls - tally.start, self.remedies)
 
 
 @hp.documented
@@ -264,10 +271,15 @@ class ODEBlock(nn.Module):
         self.max_num_steps = int(options["max_num_steps"])
         self.solver_options = dict(options["solver_options"] or {})
         self.step_control = options["step_control"]
-        self.field.settings = (
-            f"ODE solver {self.solver!r} (rtol={self.rtol:g}, atol={self.atol:g}, "
-            f"max_num_steps={self.max_num_steps})"
-        )
+        if self.solver in ADAPTIVE_SOLVERS:
+            self.field.settings = (
+                f"ODE solver {self.solver!r} (rtol={self.rtol:g}, atol={self.atol:g}, "
+                f"max_num_steps={self.max_num_steps})")
+            self.field.remedies = _REMEDIES
+        else:  # without a step_size torchdiffeq takes one step over [0, T]
+            step = self.solver_options.get("step_size", self.integration_time)
+            self.field.settings = f"ODE solver {self.solver!r} (step_size={step:g})"
+            self.field.remedies = _FIXED_REMEDIES
 
     @property
     def dynamics(self) -> nn.Module:
@@ -400,8 +412,10 @@ class ODEBlock(nn.Module):
         )
 
 
-def _message(settings: str, what: str, nfe: int) -> str:
-    return f"{settings} failed: {what}; NFE reached {nfe}. {_REMEDIES}"
+def _message(settings: str, what: str, nfe: int, remedies: str = _REMEDIES) -> str:
+    if "non-finite" in what:
+        remedies = _NONFINITE_REMEDY + remedies[0].lower() + remedies[1:]
+    return f"{settings} failed: {what}; NFE reached {nfe}. {remedies}"
 
 
 def collect_stats(module: nn.Module) -> SolveStats:

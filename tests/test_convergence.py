@@ -21,6 +21,7 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(iris_scaled):
     history = est.history
     assert est.n_iter_ == len(history) < 300  # stopped
     assert history[-1, "stopped_early"] is True
+    assert history[:-1, "stopped_early"] == [False] * (len(history) - 1)
     losses = history[:, "valid_loss"]
     best = int(np.argmin(losses)) + 1
     assert history[-1, "best_epoch"] == best
@@ -64,7 +65,7 @@ def test_fixed_epochs_with_n_iter_no_change_none(spheres):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
-    assert est.n_iter_ == 6 and "stopped_early" not in est.history[-1]
+    assert est.n_iter_ == 6 and est.history[:, "stopped_early"] == [False] * 6
 
 
 def test_convergence_warning_when_the_loss_still_falls(iris_scaled):
@@ -77,6 +78,9 @@ def test_convergence_warning_when_the_loss_still_falls(iris_scaled):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # converged: no warning
         make(ANODEClassifier, max_epochs=300, lr=1e-2).fit(X, names)
+    with pytest.warns(ConvergenceWarning, match=r"per epoch over the last epoch \("):
+        est = make(ANODEClassifier, max_epochs=2, lr=1e-3).fit(X, names)
+    assert est.history[-1, "stopped_early"] is False  # readable when training did not stop
 
 
 def test_partial_fit_neither_stops_nor_warns(iris_scaled):
@@ -88,6 +92,7 @@ def test_partial_fit_neither_stops_nor_warns(iris_scaled):
         est.partial_fit(X, names)
         est.partial_fit(X, names)
     assert est.n_iter_ == 6 and "valid_loss" not in est.history[-1]
+    assert est.history[:, "stopped_early"] == [False] * 6
 
 
 def test_early_stopping_in_a_pipeline_and_a_regressor(spheres):
@@ -138,8 +143,11 @@ def test_progress_bar_counts_the_training_batches(spheres, capsys):
         warnings.simplefilter("error", UserWarning)  # none of torch's about the loss tensor
         warnings.simplefilter("ignore", ConvergenceWarning)  # 2 epochs, on purpose
         est = make(ANODEClassifier, max_epochs=2, batch_size=40, progress=True).fit(X, y)
-    assert re.search(r"ANODEClassifier: .*/6 ", capsys.readouterr().err)
+    err = capsys.readouterr().err
+    assert re.search(r"ANODEClassifier: .*/6 ", err)
     assert dict(est.callbacks_)["progress_bar"].batches_done_ == 6  # 3 batches x 2 epochs
+    # stderr is not a terminal here: the log keeps the final count, on a line of its own
+    assert err.endswith("\n") and re.search(r"ANODEClassifier: 100%.* 6/6 ", err.split("\r")[-1])
     make(ANODEClassifier, max_epochs=1).fit(X, y)
     assert "ANODEClassifier" not in capsys.readouterr().err
 

@@ -17,6 +17,7 @@ from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import (
     GridSearchCV,
     StratifiedKFold,
+    cross_val_predict,
     cross_val_score,
     train_test_split,
 )
@@ -155,6 +156,34 @@ def test_classes_of_one_label_name_the_argument(iris_scaled):
     with pytest.raises(ValueError, match=r"'classes' parameter .* must be None or a sequence "
                                          r"of at least 2 distinct labels\. Got \['setosa'\]"):
         make(ANODEClassifier, classes=["setosa"]).fit(X, names)
+
+
+def test_class_indices_given_for_fixed_classes_explain_cross_val_predict(iris_scaled):
+    X, names = iris_scaled
+    est = make(ANODEClassifier, max_epochs=1, classes=["setosa", "versicolor", "virginica"])
+    # cross_val_predict re-encodes y as class indices for predict_proba
+    with pytest.raises(ValueError, match=r"not in classes_ .*: \[0, 1, 2\]\.  They look like "
+                                         r"the indices 0..2 .* leave classes=None there"):
+        cross_val_predict(est, X, names, cv=3, method="predict_proba")
+    proba = cross_val_predict(clone(est).set_params(classes=None), X, names, cv=3,
+                              method="predict_proba")
+    assert proba.shape == (len(X), 3)
+    # labels that are merely unknown get no such hint
+    with pytest.raises(ValueError, match=r"not in classes_ \[0, 1\]: \[2\]\.$"):
+        make(ANODEClassifier, max_epochs=1, classes=[0, 1]).fit(X, np.arange(len(X)) % 3)
+
+
+def test_validation_data_errors_name_x_val_and_y_val(iris_scaled):
+    X, names = iris_scaled
+    est = make(ANODEClassifier, max_epochs=1)
+    with pytest.raises(ValueError, match=r"^X_val: X has 3 features, but ANODEClassifier is "
+                                         r"expecting 4"):
+        est.fit(X, names, X_val=X[:, :3], y_val=names)
+    with pytest.raises(ValueError, match=r"^X_val: Input X contains NaN"):
+        est.fit(X, names, X_val=X * np.nan, y_val=names)
+    with pytest.raises(ValueError, match=r"^y_val: y contains labels not in classes_ .*"
+                                         r"\['rose'\]"):
+        est.fit(X, names, X_val=X, y_val=np.full(len(X), "rose"))
 
 
 def test_warm_start_needs_the_same_classes_unless_they_are_fixed(iris_scaled):

@@ -131,6 +131,20 @@ def test_non_finite_dynamics_are_a_solver_error(solver, what):
         ODEBlock(NaNField(), solver=solver, solver_options=options)(torch.ones(2, 1))
 
 
+def test_a_fixed_step_failure_names_the_step_and_its_own_remedies():
+    block = ODEBlock(NaNField(), solver="rk4", solver_options={"step_size": 0.5})
+    with pytest.raises(SolverError) as info:
+        block(torch.ones(2, 1))
+    msg = str(info.value)
+    assert "'rk4' (step_size=0.5) failed: the state became non-finite" in msg
+    assert "smaller solver_options['step_size']" in msg and "solver='dopri5'" in msg
+    assert "lower lr" in msg  # a non-finite state: the weights or the inputs are too large
+    for adaptive_only in ("rtol", "max_num_steps", "solver='rk4'"):
+        assert adaptive_only not in msg, adaptive_only
+    with pytest.raises(SolverError, match=r"'rk4' \(step_size=1\) failed"):  # one step
+        ODEBlock(NaNField(), solver="rk4")(torch.ones(2, 1))
+
+
 @pytest.mark.parametrize("solver", ["dopri5", "bosh3", "rk4"])
 def test_an_assert_in_the_users_field_is_not_relabelled(solver):
     class Asserting(torch.nn.Module):

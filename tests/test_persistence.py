@@ -199,3 +199,12 @@ def test_save_refuses_an_optimizer_argument_the_optimizer_does_not_take(spheres,
     with pytest.raises(ValueError, match="Adam takes no argument 'momentum'"):
         est.save(tmp_path / "m.pt")
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_set_output_survives_a_round_trip(spheres, tmp_path):
+    X, y = spheres
+    est = ANODEClassifier(max_epochs=1, random_state=0).set_output(transform="pandas").fit(X, y)
+    est.save(tmp_path / "model.pt")
+    features = skanode.load(tmp_path / "model.pt").transform(X)
+    assert isinstance(features, pd.DataFrame)
+    pd.testing.assert_frame_equal(features, est.transform(X))
