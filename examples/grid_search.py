@@ -16,7 +16,7 @@ import warnings
 
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, ParameterGrid
 
 from skanode import ANODEClassifier, NODEClassifier, ResNetClassifier
 from skanode.datasets import make_concentric_spheres
@@ -30,16 +30,31 @@ MODELS = {
 }
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=sorted(MODELS), default="anode")
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--dim", type=int, default=2)
-    parser.add_argument("--n-jobs", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", choices=sorted(MODELS), default="anode",
+                        help="the estimator to search (default: anode)")
+    parser.add_argument("--epochs", type=positive_int, default=50,
+                        help="training epochs of every candidate (default: 50, the paper's; "
+                             "--quick trains 2)")
+    parser.add_argument("--dim", type=positive_int, default=2,
+                        help="dimension of the concentric spheres (default: 2)")
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="parallel fits, as GridSearchCV's n_jobs (default: 1; -1: all cores)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the data and of every candidate (default: 0)")
     parser.add_argument("--quick", action="store_true",
-                        help="300 points, 2 epochs, a 4-candidate grid")
+                        help="smoke run: 300 points, 2 epochs, a 4-candidate grid")
     args = parser.parse_args()
+    if args.n_jobs == 0:
+        parser.error("--n-jobs must not be 0 (1: one process, -1: all cores)")
 
     cls, extra = MODELS[args.model]
     grid = {**PAPER_GRID, **extra}
@@ -60,6 +75,8 @@ def main() -> None:
         n_jobs=args.n_jobs,
         verbose=1,
     )
+    print(f"{cls.__name__}: {len(list(ParameterGrid(grid)))} candidates x 3 folds, "
+          f"{epochs} epochs each, {len(X)} points in {args.dim}-D", flush=True)
     start = time.perf_counter()
     with warnings.catch_warnings():
         # A fixed epoch budget ends where it ends; the candidates' scores say how far each got.

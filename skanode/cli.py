@@ -16,9 +16,13 @@ imported by the subcommands that run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -104,8 +108,9 @@ _OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         "help": "start a local Dask cluster of N single-threaded workers"}),
     "quick": (("--quick",), {
         "action": "store_true",
-        "help": "a smoke run of the command: lr grid only, 300 points; its 'best' "
-                "parameters mean nothing"}),
+        "help": "a smoke run of the command: 300 points and a grid of lr 1e-3 and 1e-2 "
+                "only (1e-2, outside the paper's grid, learns something in an epoch or two); "
+                "its 'best' parameters mean nothing"}),
     "data": (("--data",), {
         "choices": ["digits", "mnist"],
         "help": "scikit-learn's bundled 8x8 digits, or MNIST from --data-dir (default: "
@@ -145,8 +150,7 @@ _OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         "help": "output folder, created if needed (default: skanode-results/{command})"}),
     "quiet": (("--quiet",), {
         "action": "store_true",
-        "help": "no progress output (progress bar, and where the command has them, its "
-                "time estimate and search logs); the results are still printed"}),
+        "help": "no progress output ({silenced}); the results are still printed"}),
 }
 _DEFAULTS: dict[str, Any] = {
     "repeats": 1, "dim": 2, "dataset": "spheres", "models": ["resnet", "node", "anode"],
@@ -220,6 +224,8 @@ _COMMANDS: dict[str, _Command] = {
              "no_time_channels", "batch_size", "n_train", "n_test", *_COMMON)),
 }
 _DEFAULT_EPOCHS = {name: spec.epochs for name, spec in _COMMANDS.items()}
+_QUIETED = {**{name: "the progress bar" for name in _COMMANDS},
+            "search": "the search logs", "images": "the progress bar and the time estimate"}
 
 
 def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
@@ -228,6 +234,10 @@ def _add_options(parser: argparse.ArgumentParser, command: str) -> None:
         kwargs = dict(kwargs, dest=name)
         kwargs["help"] = kwargs["help"].replace("{epochs}", str(_DEFAULT_EPOCHS[command]))
         kwargs["help"] = kwargs["help"].replace("{command}", command)
+        if name == "seed" and "repeats" not in _COMMANDS[command].options:
+            kwargs["help"] = kwargs["help"].replace("the first run's", "the models'")
+        if name == "quiet":
+            kwargs["help"] = kwargs["help"].replace("{silenced}", _QUIETED[command])
         parser.add_argument(*flags, **kwargs)
 
 
@@ -275,12 +285,21 @@ def _finish_args(args: argparse.Namespace, parser: argparse.ArgumentParser,
         args.epochs = _DEFAULT_EPOCHS[command]
     if command == "search" and args.scheduler is not None and args.dask_local is not None:
         parser.error("give --scheduler or --dask-local, not both")
+    if command == "search":
+        twice = sorted({m for m in args.models if args.models.count(m) > 1})
+        if twice:
+            parser.error(f"--models lists {', '.join(twice)} more than once")
     if command == "images":
         if args.data is None:
             args.data = "mnist" if args.data_dir is not None else "digits"
         if args.data == "digits" and args.data_dir is not None:
             parser.error("--data-dir is for --data mnist; the digits are bundled with "
                          "scikit-learn")
+        for name, available in zip(("n_train", "n_test"), _IMAGE_SIZES[args.data]):
+            wanted = getattr(args, name)
+            if wanted is not None and wanted > available:
+                parser.error(f"{_flag(name)} {wanted}: {args.data} has {available:,} "
+                             f"{name[2:]} images")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} exists and is not a folder")
 
@@ -466,8 +485,10 @@ class _Progress:
         if self.bar is None:
             from tqdm.auto import tqdm
 
+            # A log file (stderr redirected) gets a line every half minute, not every epoch.
             self.bar = tqdm(total=self.total, desc=self.desc, unit="epoch", disable=self.quiet,
-                            file=sys.stderr, dynamic_ncols=True)
+                            file=sys.stderr, dynamic_ncols=True,
+                            mininterval=0.1 if sys.stderr.isatty() else 30.0)
         self.bar.update(n)
 
     def close(self) -> None:
@@ -739,6 +760,26 @@ def _search(args, out: Path, progress) -> str:
         return _run_searches(args, out, where, n_jobs)
 
 
+@contextlib.contextmanager
+def _logs_to_stderr(processes: bool):
+    """Send GridSearchCV's logs to stderr, where the other commands' progress goes.
+
+    scikit-learn prints them to stdout, in joblib's worker processes too: those
+    inherit the descriptor, so with ``processes`` it is redirected as well.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1) if processes else None
+    if saved is not None:
+        os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def _grid_text(grid: dict[str, list]) -> str:
     return ", ".join(f"{k} {list(v)}" for k, v in grid.items())
 
@@ -757,11 +798,12 @@ def _run_searches(args, out: Path, where: str, n_jobs: int) -> str:
             print(f"== {ex.LABELS[model]}, d={args.dim}: {n_candidates} candidates x 3 folds "
                   f"= {3 * n_candidates} fits of {_plural(args.epochs, 'epoch')} "
                   f"({_grid_text(grid)})" + (" [smoke run, --quick]" if args.quick else ""),
-                  flush=True)
+                  file=sys.stderr, flush=True)
         extra = {k: v for k, v in QUICK_SEARCH.items() if k != "grid"} if args.quick else {}
-        rec = ex.search_experiment(model=model, dim=args.dim, epochs=args.epochs,
-                                   seed=args.seed, n_jobs=n_jobs, device=args.device,
-                                   verbose=0 if args.quiet else 2, grid=grid, **extra)
+        with _logs_to_stderr(processes=n_jobs != 1 and where.startswith("n_jobs")):
+            rec = ex.search_experiment(model=model, dim=args.dim, epochs=args.epochs,
+                                       seed=args.seed, n_jobs=n_jobs, device=args.device,
+                                       verbose=0 if args.quiet else 2, grid=grid, **extra)
         results = pd.DataFrame(rec["cv_results"])
         results.drop(columns=["params"]).to_csv(out / f"cv_results_{model}_d{args.dim}.csv",
                                                 index=False)
@@ -858,7 +900,8 @@ def _plot_images(records: Sequence[dict], path: Path, args) -> None:
     plot_loss_vs_nfe(records, "train_loss", ax=path_ax)
     path_ax.set_ylabel("training loss (cross-entropy)")
     path_ax.set_title("training loss against NFE, epochs connected")
-    fig.suptitle(f"Conv NODE vs ANODE on {args.data} (cf. the paper's Fig. 10-11): "
+    data = {"mnist": "MNIST", "digits": "8x8 digits"}.get(args.data, args.data)
+    fig.suptitle(f"Conv NODE vs ANODE on {data} (cf. the paper's Fig. 10-11): "
                  f"{_plural(args.epochs, 'epoch')}, {_plural(args.repeats, 'repeat')}")
     _save(fig, path)
 
@@ -867,6 +910,31 @@ _RUNNERS: dict[str, Callable] = {
     "headline": _headline, "g1d": _g1d, "curves": _curves, "features": _features,
     "generalization": _generalization, "search": _search, "images": _images,
 }
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C during a command.
+
+    The estimators take a ``KeyboardInterrupt`` as skorch does, as "stop training
+    and keep the model", so a command would go on with a model cut short and
+    write its results as if complete.  This one ends the command instead.
+    """
+
+
+def _interrupt(signum, frame) -> None:
+    raise _Interrupted
+
+
+@contextlib.contextmanager
+def _ctrl_c_ends_the_command():
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    previous = signal.signal(signal.SIGINT, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -906,7 +974,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             "generalization": 2 * repeats, "images": 2 * repeats}.get(command, 0)
     progress = _Progress(runs * args.epochs, command, args.quiet) if runs else None
     try:
-        summary = _RUNNERS[command](args, out, progress)
+        with _ctrl_c_ends_the_command():
+            summary = _RUNNERS[command](args, out, progress)
+            (out / "summary.md").write_text(summary)
+        print(summary)
+        print(f"Results written to {out}/")
+    except _Interrupted:
+        if progress is not None:
+            progress.close()
+        print(f"skanode {command}: interrupted; its results are incomplete and no summary "
+              "was written", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+    except BrokenPipeError:
+        # The reader went away (| head): stop quietly, as other command-line tools do, and
+        # keep Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
     except (ValueError, RuntimeError, OSError, ImportError) as err:
         if progress is not None:
             progress.close()
@@ -915,7 +998,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if progress is not None:
             progress.close()
-    (out / "summary.md").write_text(summary)
-    print(summary)
-    print(f"Results written to {out}/")
     return 0

@@ -13,7 +13,6 @@ the sign of the target.
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 import textwrap
 import time
@@ -229,13 +228,25 @@ def make_dataset(name: str, *, dim: int = 2, random_state: int | None = None,
     return X, y.astype(float)
 
 
-@functools.lru_cache(maxsize=1)
-def _warm_up() -> None:
-    """One tiny fit first, so that torch's one-off start-up is not billed to a model's s/epoch."""
-    from .parallel import warm_up
+def _rehearse(est: Any, X: Any, y: Any) -> None:
+    """Fit a copy of ``est`` for one epoch on one batch before it is timed.
 
-    with _fixed_epochs():
-        warm_up()
+    A model's first fit in a process pays one-off costs (torch's lazy set-up,
+    oneDNN's kernels for each new convolution shape): billed to the model timed
+    first, they made its s/epoch up to ten times the next model's in short runs.
+    The copy pays them with the same shapes and settings; then it is dropped.
+    """
+    batch = est.batch_size if isinstance(est.batch_size, int) and est.batch_size > 0 else 128
+    n = min(len(X), batch)
+    split = est.train_split
+    if isinstance(split, HoldOut):  # validate on a batch too, not on the whole held-out set
+        split = HoldOut(split.X[:n], split.y[:n])
+    # not clone: that would deep-copy the callbacks, the progress bar's open stream included
+    copy = type(est)(**{**est.get_params(deep=False), "max_epochs": 1, "callbacks": [],
+                        "train_split": split, "verbose": 0, "progress": False})
+    with warnings.catch_warnings():  # a one-batch fit of a copy: nothing to tell the user
+        warnings.simplefilter("ignore")
+        copy.fit(X[:n], y[:n])
 
 
 def _fit_record(kind: str, X, y, *, seed: int, repeat: int, epochs: int, progress: Progress,
@@ -244,7 +255,7 @@ def _fit_record(kind: str, X, y, *, seed: int, repeat: int, epochs: int, progres
     if progress is not None:
         callbacks.append(("epoch_progress", _EpochProgress(progress)))
     est = make_model(kind, max_epochs=epochs, random_state=seed, callbacks=callbacks, **params)
-    _warm_up()
+    _rehearse(est, X, y)
     start = time.perf_counter()
     with _fixed_epochs():
         est.fit(X, y)
@@ -484,6 +495,11 @@ def image_data(data: str = "digits", *, data_dir: str | None = None, n_train: in
         X_te, y_te = load_mnist(data_dir, "test")
     else:
         raise ValueError(f"Unknown image data {data!r}; choose 'digits' or 'mnist'.")
+    for name, wanted, available in (("n_train", n_train, len(X_tr)), ("n_test", n_test,
+                                                                       len(X_te))):
+        if wanted is not None and wanted > available:
+            raise ValueError(f"{name}={wanted} is more than the {available} {name[2:]} images "
+                             f"of {data}.")
     rng = np.random.RandomState(seed)
     if n_train is not None and n_train < len(X_tr):
         keep = rng.choice(len(X_tr), n_train, replace=False)
@@ -533,7 +549,7 @@ def image_experiment(*, data: str = "digits", data_dir: str | None = None, epoch
             step_control="batch", n_iter_no_change=None, train_split=HoldOut(X_te, y_te),
             classes=list(range(N_CLASSES[data])),  # a small subsample may miss a digit
             callbacks=callbacks)
-        _warm_up()
+        _rehearse(est, X_tr, y_tr)
         start = time.perf_counter()
         with _fixed_epochs():
             est.fit(X_tr, y_tr)

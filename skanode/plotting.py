@@ -28,6 +28,8 @@ __all__ = [
 _CLASS_COLORS = {-1: "tab:red", 1: "tab:blue"}
 #: One colour per model label, the same in every figure of the ``skanode`` command.
 MODEL_COLORS = {"NODE": "tab:blue", "ANODE": "tab:orange", "ResNet": "tab:green"}
+# Equal curves (two models at the same NFE) would hide one another in a single style.
+_MODEL_LINESTYLES = {"NODE": "-", "ANODE": "--", "ResNet": ":"}
 
 
 def _axes(ax=None, *, three_d: bool = False):
@@ -56,13 +58,15 @@ def _colors(y: Any) -> list:
     return [palette[i % len(palette)] for i in index.ravel()]
 
 
-def _band(ax, curves: Sequence[Sequence[float]], label: str, color=None, log: bool = False):
+def _band(ax, curves: Sequence[Sequence[float]], label: str, color=None, log: bool = False,
+          linestyle: str = "-"):
     length = min(len(c) for c in curves)
     data = np.array([c[:length] for c in curves], dtype=float)
     epochs = np.arange(1, length + 1)
     mean = data.mean(axis=0)
     # a curve of one epoch is a point: draw it
-    (line,) = ax.plot(epochs, mean, label=label, color=color, marker="o" if length == 1 else None)
+    (line,) = ax.plot(epochs, mean, label=label, color=color, linestyle=linestyle,
+                      marker="o" if length == 1 else None)
     if len(data) > 1:
         std = data.std(axis=0)
         # On a log axis mean - std can be <= 0; the band then stops at the smallest run.
@@ -140,7 +144,8 @@ def plot_curves(records: Sequence[dict], key: str = "train_loss", *, ax: Any = N
             groups.setdefault(rec["label"], []).append(rec["curves"][key])
     for label, curves in groups.items():
         _band(ax, curves, f"{label} (n={len(curves)})" if len(curves) > 1 else label,
-              color=MODEL_COLORS.get(label), log=log)
+              color=MODEL_COLORS.get(label), log=log,
+              linestyle=_MODEL_LINESTYLES.get(label, "-"))
     _finish_curve_axes(ax, key, log)
     return ax
 

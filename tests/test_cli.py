@@ -98,10 +98,11 @@ def test_g1d_figures_say_which_curve_is_which(tmp_path, figures):
 def test_search_names_each_model_and_marks_smoke_runs(tmp_path, capsys, figures):
     assert main(["search", "--quick", "--epochs", "1", "--models", "anode", "node",
                  "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    anode, node = out.index("== ANODE, d=2: 2 candidates x 3 folds"), out.index("== NODE, d=2")
-    assert anode < out.index("Fitting 3 folds") < node
-    assert "Smoke run (--quick)" in out
+    captured = capsys.readouterr()
+    out, logs = captured.out, captured.err  # the search's logs are progress: on stderr
+    anode, node = logs.index("== ANODE, d=2: 2 candidates x 3 folds"), logs.index("== NODE, d=2")
+    assert anode < logs.index("Fitting 3 folds") < node
+    assert "Fitting" not in out and "[CV]" not in out and "Smoke run (--quick)" in out
     assert "Smoke run (--quick)" in (tmp_path / "summary.md").read_text()
     assert json.loads((tmp_path / "search_anode_d2.json").read_text())["smoke_run"] is True
     assert (tmp_path / "cv_results_anode_d2.csv").read_text().count("\n") == 3
@@ -115,8 +116,9 @@ def test_search_names_each_model_and_marks_smoke_runs(tmp_path, capsys, figures)
 def test_search_is_quiet_with_quiet(tmp_path, capsys):
     assert main(["search", "--quick", "--epochs", "1", "--models", "node", "--quiet",
                  "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "==" not in out and "Fitting" not in out and "Smoke run" in out
+    captured = capsys.readouterr()
+    assert "==" not in captured.err and "Fitting" not in captured.err
+    assert "Smoke run" in captured.out
 
 
 def test_features_and_generalization_figures(tmp_path, figures):
@@ -205,6 +207,11 @@ def test_each_command_shows_only_the_options_it_uses(command, capsys):
     assert len(parser.description) > 100
     for action in parser._actions:
         assert action.help, action.option_strings
+    helps = {action.dest: " ".join(action.help.split()) for action in parser._actions}
+    # each command's --seed and --quiet say what they do for that command
+    assert ("the first run's" in helps["seed"]) == ("--repeats" in _USES[command])
+    assert ("time estimate" in helps["quiet"]) == (command == "images")
+    assert ("search logs" in helps["quiet"]) == (command == "search")
 
 
 def test_default_epochs_are_those_the_commands_use():
@@ -234,6 +241,9 @@ def test_default_epochs_are_those_the_commands_use():
     (["images", "--data", "digits", "--data-dir", "."], "--data-dir is for --data mnist"),
     (["images", "--data", "mnist"], "--data mnist needs --data-dir"),
     (["--device", "nonsense"], "--device 'nonsense' is not a torch device"),
+    (["search", "--models", "node", "anode", "node"], "--models lists node more than once"),
+    (["images", "--n-train", "1438"], "--n-train 1438: digits has 1,437 train images"),
+    (["images", "--n-test", "361"], "--n-test 361: digits has 360 test images"),
 ])
 def test_usage_errors_exit_2_on_one_line_before_any_work(argv, message, tmp_path, capsys,
                                                           monkeypatch):
@@ -293,6 +303,45 @@ def test_errors_during_the_run_exit_1_after_the_bar(tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == "skanode headline: error: the solver gave up"
     assert "Traceback" not in err
+
+
+def test_ctrl_c_ends_the_command_instead_of_cutting_one_model_short(tmp_path, capsys,
+                                                                      monkeypatch):
+    import signal
+
+    from skorch.callbacks import Callback
+
+    from skanode import experiments as ex
+
+    class CtrlC(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 2:
+                signal.raise_signal(signal.SIGINT)
+
+    went_on = []
+
+    def run(*, epochs, progress, **kwargs):
+        X, y = ex.make_dataset("spheres", random_state=0)
+        ex.make_model("resnet", max_epochs=epochs, callbacks=[("ctrl_c", CtrlC())]).fit(X, y)
+        went_on.append(True)  # the next model, the records: what a cut-short run went on to
+        return []
+
+    monkeypatch.setattr(ex, "headline_experiment", run)
+    assert main(["headline", "--epochs", "5", "--quiet", "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == ("skanode headline: interrupted; its results are incomplete "
+                                    "and no summary was written")
+    assert not went_on and not (tmp_path / "summary.md").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
+    run = subprocess.Popen([sys.executable, "-m", "skanode", "g1d", "--epochs", "1", "--quiet",
+                            "--out", str(tmp_path)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    run.stdout.close()  # the reader went away before the results came (| head, | true)
+    assert run.wait(timeout=300) == 141  # 128 + SIGPIPE, as a shell reports it
+    assert run.stderr.read() == ""  # no traceback, no error line
 
 
 def test_images_prints_its_expected_duration_first(tmp_path, capsys, monkeypatch):

@@ -1,11 +1,13 @@
 """The paper's claims at small scale, deterministic with fixed seeds."""
 
 import numpy as np
+import pytest
 
 from skanode.datasets import make_g1d
 from skanode.experiments import (
     generalization_experiment,
     headline_experiment,
+    image_data,
     make_dataset,
     make_model,
 )
@@ -57,3 +59,12 @@ def test_generalization_holds_out_the_slice():
     assert rec["n_valid"] > 0 and len(rec["curves"]["valid_loss"]) == 1
     assert rec["input_map"].shape == (10, 10)
     assert ticks == [1]
+
+
+def test_image_subsets_larger_than_the_data_are_refused():
+    X_tr, y_tr, X_te, y_te = image_data("digits", n_train=1437, n_test=100)
+    assert len(X_tr) == len(y_tr) == 1437 and len(X_te) == len(y_te) == 100
+    with pytest.raises(ValueError, match="n_train=1438 is more than the 1437 train images"):
+        image_data("digits", n_train=1438)
+    with pytest.raises(ValueError, match="n_test=400 is more than the 360 test images"):
+        image_data("digits", n_test=400)
