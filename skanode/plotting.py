@@ -192,7 +192,9 @@ def _log_axis(axis) -> None:
     else:
         axis.axes.set_xscale("log")
     axis.set_major_formatter(PlainLogFormatter())
-    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
+    # Over up to two and a half decades some minor ticks are labelled too (2, 5, ...), so
+    # that a point between two powers of ten can be read.
+    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2.5, 0.6)))
 
 
 def plot_trajectories(estimator: Any, X: Any, y: Any = None, *,
@@ -578,9 +580,10 @@ def plot_search_results(cv_results: Any, *, metric: str | None = None, axes: Any
 
     The left panel places each candidate at its cost (the mean training forward
     NFE when recorded, else the mean fit time) and its cross-validated score;
-    colour codes the learning rate (or the first searched parameter) and the
-    marker a second searched parameter.  The right panel lists every candidate,
-    best first, with all its searched values and the spread over the folds.
+    colour codes the learning rate (or the first searched parameter), the
+    marker a second searched parameter and the size a third.  The right panel
+    lists every candidate, best first, with all its searched values and the
+    spread over the folds.
     The best candidate is ringed in both.  A negated error (``neg_*`` scorers,
     the paper's ``neg_mean_squared_error``) is drawn as the error, on a log
     axis; other scores (accuracy, R^2) as they are.
@@ -647,12 +650,19 @@ def plot_search_results(cv_results: Any, *, metric: str | None = None, axes: Any
     marker_values = (sorted({p[marker_key] for p in params}, key=_sort_key)
                      if marker_key else [None])
     marker_of = {v: _MARKERS[i % len(_MARKERS)] for i, v in enumerate(marker_values)}
+    # A third searched parameter (hidden width beside lr and batch size) sets the size.
+    size_key = next((k for k in others if k != marker_key), None)
+    size_values = (sorted({p[size_key] for p in params}, key=_sort_key) if size_key
+                   else [None])
+    size_of = dict(zip(size_values, np.linspace(26, 96, len(size_values))
+                       if len(size_values) > 1 else [46]))
     ranked = shown if error else -shown  # lower is better
     best = int(np.nanargmin(ranked)) if np.isfinite(ranked).any() else None
 
     for i, p in enumerate(params):
         left.scatter(cost[i], shown[i], color=color_of[p[color_key]],
-                     marker=marker_of[p[marker_key] if marker_key else None], s=46,
+                     marker=marker_of[p[marker_key] if marker_key else None],
+                     s=size_of[p[size_key] if size_key else None],
                      edgecolors="k", linewidths=0.4, zorder=3)
     if best is not None:
         left.scatter(cost[best], shown[best], s=260, facecolors="none", edgecolors="red",
@@ -673,6 +683,11 @@ def plot_search_results(cv_results: Any, *, metric: str | None = None, axes: Any
                            label=f"{_PARAM_NAMES.get(marker_key, marker_key)} = "
                                  f"{_fmt_param(v)}")
                     for v in marker_values]
+    if size_key:
+        handles += [Line2D([], [], ls="", marker="o", color="lightgray", mec="k",
+                           ms=float(np.sqrt(size_of[v])),
+                           label=f"{_PARAM_NAMES.get(size_key, size_key)} = {_fmt_param(v)}")
+                    for v in size_values]
     if best is not None:
         handles.append(Line2D([], [], ls="", marker="o", mfc="none", mec="red", ms=12,
                               label="best"))

@@ -132,6 +132,16 @@ def test_search_results_have_readable_ticks_and_say_which_point_is_which():
     # fit time on the x axis when no NFE was recorded (a ResNet)
     left, _ = plot_search_results(_cv_results([np.nan] * 4))
     assert left.get_xlabel() == "mean fit time per fold (s)"
+    # a third searched parameter sizes the points, and the legend says which is which
+    third = {**_cv_results([20.0, 21.0, 22.0, 23.0]), "param_hidden_dim": [16, 32, 16, 32]}
+    left, _ = plot_search_results(third)
+    legend = [t.get_text() for t in left.get_legend().get_texts()]
+    assert legend[-3:] == ["hidden = 16", "hidden = 32", "best"]
+    sizes = [float(points.get_sizes()[0]) for points in left.collections[:4]]
+    assert sizes[0] == sizes[2] < sizes[1] == sizes[3]
+    # the best point (0.02) lies between two powers of ten: a minor tick there is labelled
+    left.figure.canvas.draw()
+    assert any(t.get_text() for t in left.get_yticklabels(minor=True))
 
 
 def test_loss_against_nfe_connects_the_epochs_of_each_run():
