@@ -175,7 +175,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if getattr(self, "classes", None) is not None and hasattr(self, "classes_"):
             fixed["classes"] = (self.classes_.tolist(),
                                 sorted(np.unique(np.asarray(self.classes)).tolist()))
-        if getattr(self, "image_shape", None) is not None:
+        if getattr(self, "image_shape", None) is not None and inputs.is_conv(self):
+            # an MLP model takes rows and never uses image_shape (a search may vary both)
             fixed["image_shape"] = (getattr(self, "image_shape_", None),
                                     tuple(int(v) for v in self.image_shape))
         return fixed
@@ -576,6 +577,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         if _is_internal(X):  # skorch's scoring callbacks pass the validation data
             return X
         self._match_built_model("predictions come from")
+        check_device(self.device)  # set_params(device="cuda") after fit, on a CPU machine
         return inputs.validate_X(self, X)
 
     @staticmethod
@@ -645,7 +647,10 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         -------
         numpy.ndarray of shape (n_times, n_samples, state_dim)
             The state at each time (ODE) or after each block (ResNet), input
-            first.
+            first; for images ``(n_times, n_samples, channels + p, height,
+            width)``.  The solver lands on every requested time, so its steps,
+            and the last state, differ from :meth:`transform`'s solve within the
+            solver's tolerance unless ``times`` is just ``[0, T]``.
         """
         if times is None:
             times = np.linspace(0.0, getattr(self, "integration_time", 1.0), 50)

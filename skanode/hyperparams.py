@@ -349,7 +349,7 @@ IMAGE = (
     _p("image_shape", None, [NONE, Satisfies(_image_shape, "a tuple of 3 positive ints")],
        "tuple (channels, height, width) or None", """
 Shape of each image when ``X`` holds flat rows (for pipelines); 4-D input
-carries its own shape.""", "tuple[int, int, int] | None"),
+carries its own shape.  Used by ``architecture="conv"`` only.""", "tuple[int, int, int] | None"),
 )
 
 TRAINING = (

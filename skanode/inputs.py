@@ -110,20 +110,35 @@ def keep_fitted_state_on_error(est: Any) -> Iterator[None]:
 
 
 # -- inputs ----------------------------------------------------------------------------------
-def _is_conv(est: Any) -> bool:
+def is_conv(est: Any) -> bool:
+    """Whether ``est`` builds a convolutional model (it takes images)."""
     return getattr(est, "architecture", "mlp") == "conv"
 
 
 def _flatten_images(est: Any, X: Any, reset: bool) -> tuple[Any, tuple | None]:
     """Turn ``(n, c, h, w)`` images into rows for scikit-learn's checks; return the shape."""
-    if not _is_conv(est) or getattr(X, "ndim", 2) != 4:
+    if not is_conv(est):
+        if getattr(X, "ndim", 2) > 2:
+            raise ValueError(f"X has shape {tuple(X.shape)}, but {type(est).__name__} with "
+                             "architecture='mlp' takes rows (n_samples, n_features): for "
+                             "images use architecture='conv', or flatten them.")
+        return X, None
+    if isinstance(X, (list, tuple)):  # nested lists of images, as numpy reads them
+        X = np.asarray(X)
+    ndim = getattr(X, "ndim", 2)
+    if ndim not in (2, 4):
+        raise ValueError(f"X has shape {tuple(X.shape)}, but architecture='conv' takes images "
+                         "of shape (n, channels, height, width), or flat rows with "
+                         "image_shape=(channels, height, width).")
+    if ndim == 2:
         return X, None
     shape = tuple(int(s) for s in X.shape[1:])
     expected = _expected_image_shape(est, reset)
     if expected is not None and shape != expected:
         raise ValueError(f"X has images of shape {shape}, but {type(est).__name__} "
                          f"expects {expected}.")
-    return np.reshape(X, (len(X), -1)), shape
+    # explicit width: a reshape to (0, -1) of an empty batch is ambiguous
+    return np.reshape(X, (len(X), int(np.prod(shape)))), shape
 
 
 def _expected_image_shape(est: Any, reset: bool) -> tuple[int, int, int] | None:
@@ -133,7 +148,7 @@ def _expected_image_shape(est: Any, reset: bool) -> tuple[int, int, int] | None:
 
 
 def _unflatten_images(est: Any, X: np.ndarray, seen: tuple | None, reset: bool) -> np.ndarray:
-    if not _is_conv(est):
+    if not is_conv(est):
         return X
     shape = _expected_image_shape(est, reset) or seen
     if shape is None:
@@ -160,7 +175,10 @@ def _float32(a: np.ndarray, what: str, remedy: str) -> np.ndarray:
 
 
 def _as_tensor(X: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(_float32(X, "X", "scale it (StandardScaler)"))
+    X = _float32(X, "X", "scale it (StandardScaler)")
+    if not X.flags.writeable:  # memory-mapped or frozen: torch warns about sharing those
+        X = X.copy()
+    return torch.as_tensor(X)
 
 
 def validate_X(est: Any, X: Any, *, reset: bool = False) -> torch.Tensor:

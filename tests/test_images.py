@@ -3,11 +3,13 @@
 import gzip
 import hashlib
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from sklearn.model_selection import GridSearchCV
 
 from skanode import ANODEClassifier, NODEClassifier, ResNetClassifier
 from skanode.datasets import load_digits_images, load_mnist
@@ -99,8 +101,52 @@ def test_inconsistent_image_shapes_are_clear_errors():
         est.predict(X[:, :, :, :7])
     with pytest.raises(ValueError, match="features"):
         est.predict(X.reshape(40, -1)[:, :60])
-    with pytest.raises(ValueError, match="Found array with dim 4"):
+    with pytest.raises(ValueError, match=r"architecture='mlp' takes rows .* use "
+                                         r"architecture='conv'"):
         NODEClassifier(max_epochs=1).fit(X, y)  # the MLP model wants rows
+    for bad in (X[:, 0], X[:, None]):  # (n, h, w) and (n, 1, c, h, w)
+        with pytest.raises(ValueError, match=r"architecture='conv' takes images of shape "
+                                             r"\(n, channels, height, width\)"):
+            est.predict(bad)
+    with pytest.raises(ValueError, match="Found array with 0 sample"):
+        est.predict(X[:0])
+    with pytest.raises(ValueError, match="Found array with 0 sample"):
+        NODEClassifier(**FAST).fit(X[:0], y[:0])
+
+
+def test_images_as_nested_lists_and_read_only_arrays():
+    X, y = load_digits_images()
+    X, y = X[:40], y[:40]
+    est = NODEClassifier(**FAST).fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X[:3].tolist()), est.predict_proba(X[:3]))
+    frozen = X.copy()
+    frozen.setflags(write=False)  # memory-mapped data, as joblib hands it to workers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # torch's "not writable" warning
+        np.testing.assert_array_equal(est.predict_proba(frozen), est.predict_proba(X))
+        NODEClassifier(**FAST).fit(frozen, y)
+
+
+def test_image_shape_is_ignored_by_mlp_models():
+    X, y = load_digits_images()
+    flat = X[:60].reshape(60, -1)
+    est = ANODEClassifier(architecture="mlp", image_shape=(1, 8, 8), max_epochs=1,
+                          random_state=0).fit(flat, y[:60])
+    assert est.predict(flat).shape == (60,) and est.transform(flat).shape[1] == 64 + 5
+    search = GridSearchCV(ANODEClassifier(**{**FAST, "image_shape": (1, 8, 8)}),
+                          {"architecture": ["mlp", "conv"]}, cv=2, error_score="raise")
+    search.fit(flat, y[:60])
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_a_cuda_device_set_after_fit_is_refused_clearly():
+    X, y = load_digits_images()
+    est = NODEClassifier(**FAST).fit(X[:40], y[:40])
+    est.set_params(device="cuda")
+    with pytest.raises(RuntimeError, match="device='cuda' was requested but CUDA is not "
+                                           "available"):
+        est.predict(X[:5])
 
 
 def test_conv_resnet_classifier_and_nfe():

@@ -27,7 +27,7 @@ BAD_X = [
     ("empty", lambda X: X[:0], ValueError, "0 sample"),
     ("no features", lambda X: X[:, :0], ValueError, "0 feature"),
     ("1-D", lambda X: X[:, 0], ValueError, "Expected 2D array"),
-    ("3-D", lambda X: X[:, :, None], ValueError, "dim 3"),
+    ("3-D", lambda X: X[:, :, None], ValueError, r"architecture='mlp' takes rows"),
     ("complex", lambda X: X.astype(complex), ValueError, "Complex data not supported"),
     ("strings", lambda X: X.astype(str).astype(object) + "x", ValueError, "convert"),
     ("sparse", lambda X: sp.csr_matrix(X), TypeError, "[Ss]parse"),
