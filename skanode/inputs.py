@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import numbers
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -291,7 +292,11 @@ class ClassLabels:
         """Return the index into :attr:`classes` of each label; unknown labels are an error."""
         y = np.asarray(y)
         pos = np.clip(np.searchsorted(self._sorted, y), 0, len(self._sorted) - 1)
-        known = self._sorted[pos] == y
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            known = self._sorted[pos] == y
+        if np.ndim(known) == 0:  # numpy < 2 compares strings with numbers as one False
+            known = np.full(y.shape, bool(known))
         if not np.all(known):
             unknown = np.unique(y[~known])
             raise ValueError(f"y contains labels not in classes_ {self.classes.tolist()!r}: "
