@@ -39,6 +39,8 @@ from typing import Any
 
 from skorch import NeuralNet
 
+from .hyperparams import InvalidParameterError
+
 __all__ = ["SKORCH_VERSIONS", "SkorchHooks", "make_init", "skorch_base"]
 
 SKORCH_VERSIONS = ">=1.2,<1.5"
@@ -147,7 +149,7 @@ class SkorchHooks:
         return self.default_callbacks(list(super()._default_callbacks))
 
     def check_parameter_names(self) -> None:
-        """Raise a ``ValueError`` for constructor arguments that are no parameter.
+        """Raise an ``InvalidParameterError`` for constructor arguments that are no parameter.
 
         skorch keeps unknown ``__init__`` arguments in ``_params_to_validate`` and
         reports them only after building the model; ``fit`` reports them first.
@@ -161,7 +163,8 @@ class SkorchHooks:
             said = ", ".join(
                 f"{k!r}" + (f" (did you mean {h!r}?)" if (h := _hint(k, known)) else "")
                 for k in unknown)
-            raise ValueError(f"{type(self).__name__} got unexpected parameter(s) {said}.")
+            raise InvalidParameterError(
+                f"{type(self).__name__} got unexpected parameter(s) {said}.")
 
     def set_training(self, training: bool = True) -> None:
         """Put the module and criterion in training (or evaluation) mode."""

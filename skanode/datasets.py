@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -21,6 +22,13 @@ __all__ = [
     "make_g1d",
     "make_shifted_sines",
 ]
+
+
+def _check_sizes(**sizes: Any) -> None:
+    """Refuse negative sample counts and noise levels with the argument's name."""
+    for name, value in sizes.items():
+        if not value >= 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}.")
 
 
 def _uniform_in_shell(n: int, dim: int, r_min: float, r_max: float,
@@ -79,6 +87,7 @@ def make_concentric_spheres(
         raise ValueError(f"radii must satisfy 0 < r1 < r2 < r3, got {radii!r}.")
     if dim < 1:
         raise ValueError(f"dim must be at least 1, got {dim!r}.")
+    _check_sizes(n_inner=n_inner, n_outer=n_outer)
     rng = check_random_state(random_state)
     X = np.concatenate([
         _uniform_in_shell(n_inner, dim, 0.0, r1, rng),
@@ -120,6 +129,7 @@ def make_g1d(
         Float targets in ``{-1, 1}``.
     """
     rng = check_random_state(random_state)
+    _check_sizes(n_samples=n_samples, noise=noise)
     sign = np.where(np.arange(n_samples) < n_samples // 2, -1.0, 1.0)
     X = sign[:, None] + noise * rng.standard_normal((n_samples, 1))
     y = -sign if flip else sign.copy()
@@ -158,6 +168,7 @@ def make_shifted_sines(
         ``+1`` upper curve, ``-1`` lower curve (int).
     """
     rng = check_random_state(random_state)
+    _check_sizes(n_samples=n_samples, noise=noise)
     y = np.where(np.arange(n_samples) < n_samples // 2, 1, -1)
     x1 = rng.uniform(-np.pi, np.pi, n_samples)
     x2 = np.sin(x1) + shift * y + noise * rng.standard_normal(n_samples)
@@ -187,6 +198,8 @@ def angular_mask(X: np.ndarray, low: float = 0.0, high: float = np.pi / 5) -> np
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] < 2:
         raise ValueError(f"angular_mask needs 2-D points with >= 2 features, got {X.shape}.")
+    if not low <= high:
+        raise ValueError(f"angular_mask: low={low!r} is above high={high!r}.")
     angle = np.mod(np.arctan2(X[:, 1], X[:, 0]), 2 * np.pi)
     return (angle >= low) & (angle <= high)
 

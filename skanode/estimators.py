@@ -223,9 +223,10 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         callbacks = [(name, PrintLog() if name == "print_log" else cb) for name, cb in callbacks]
         at = next((i for i, (name, _) in enumerate(callbacks) if name == "print_log"),
                   len(callbacks))
+        # The bar closes before convergence may warn, so a warning starts a line of its own.
         ours = [("nfe", NFECallback()), ("divergence", DivergenceCheck()),
-                ("last_good", LastGoodState()), ("convergence", Convergence()),
-                ("progress_bar", ProgressBar())]
+                ("last_good", LastGoodState()), ("progress_bar", ProgressBar()),
+                ("convergence", Convergence())]
         return callbacks[:at] + ours + callbacks[at:]
 
     def notify(self, method_name: str, **cb_kwargs: Any) -> None:
@@ -360,8 +361,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             Targets.
         classes : array-like, default=None
             Classifiers: every class of the whole data, needed on the first call
-            when a batch may lack some (order kept, as ``classes_``).  Later calls
-            may repeat it unchanged.
+            when a batch may lack some, in any order (``classes_`` holds them
+            sorted).  Later calls may repeat them, in any order.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the loss.
 
@@ -640,8 +641,10 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         X : array-like of shape (n_samples, n_features)
             Initial points.
         times : sequence of float, default=None
-            Increasing times in ``[0, integration_time]``; default 50 points.
-            Ignored by the ResNet, whose "time" is its layer index.
+            Increasing times from 0, usually up to ``integration_time`` (later
+            times continue the flow past the model's T); default 50 points in
+            ``[0, integration_time]``.  Ignored by the ResNet, whose "time" is
+            its layer index.
 
         Returns
         -------

@@ -110,8 +110,9 @@ _PARAM_DOCS = {
     "device": ("str", "torch device of the models."),
     "progress": ("callable or None",
                  "Called with 1 after every epoch (the command line's progress bar)."),
-    "dataset": ('{"spheres", "sines"}',
-                "Data: the concentric spheres (Fig. 5) or the shifted sines (Fig. 20)."),
+    "dataset": ('{"spheres", "sines", "g1d"}',
+                "Data: the concentric spheres (Fig. 5), the shifted sines (Fig. 20) or the 1-D "
+                "points of g_1d (Fig. 3)."),
     "n_samples": ("int", "Points of the 1-D data set."),
     "snapshot_epochs": ("sequence of int", "Epochs after which the features are recorded "
                         "(0: before training)."),
@@ -530,7 +531,7 @@ def image_experiment(*, data: str = "digits", data_dir: str | None = None, epoch
     ----------
     <parameters>
 
-    <records>, with ``test_accuracy`` and ``n_params``.
+    <records>, with ``test_accuracy`` and ``n_parameters``.
     """
     from .estimators import ANODEClassifier, NODEClassifier
     from .presets import N_CLASSES, paper_image_model

@@ -232,7 +232,7 @@ class Hyperparameter:
 
     def with_default(self, default: Any, doc: str | None = None) -> Hyperparameter:
         """Return a copy with another default (and optionally another description)."""
-        return replace(self, default=default, doc=self.doc if doc is None else doc)
+        return replace(self, default=default, doc=self.doc if doc is None else doc.strip("\n"))
 
     def is_valid(self, value: Any) -> bool:
         """Whether ``value`` is accepted."""

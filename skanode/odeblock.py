@@ -257,7 +257,7 @@ class ODEBlock(nn.Module):
             # torchdiffeq builds the whole grid first: a tiny step exhausts memory
             steps = math.ceil(float(options["integration_time"]) / float(step))
             if steps > options["max_num_steps"]:
-                raise ValueError(
+                raise hp.InvalidParameterError(
                     f"solver_options['step_size']={step!r} makes {steps} steps over "
                     f"[0, {options['integration_time']:g}], more than max_num_steps="
                     f"{options['max_num_steps']}; take a larger step or raise max_num_steps.")
@@ -464,7 +464,7 @@ def _check_options(solver: str, options: Mapping[str, Any] | None) -> None:
     allowed = _keywords(cls) - {"self", "func", "y0", "rtol", "atol", "max_num_steps"}
     unknown = set(options) - allowed
     if unknown:
-        raise ValueError(
+        raise hp.InvalidParameterError(
             f"Unknown option(s) {sorted(unknown)} for solver {solver!r}; "
             f"valid options are {sorted(allowed)} (use max_num_steps for the step limit)."
         )
@@ -474,15 +474,17 @@ def _check_options(solver: str, options: Mapping[str, Any] | None) -> None:
             continue
         number = None if isinstance(value, bool) else _as_number(value)
         if number is None or not accepts(number):
-            raise ValueError(f"solver_options[{name!r}] must be {what}, got {value!r} "
-                             f"(solver {solver!r}).")
+            raise hp.InvalidParameterError(
+                f"solver_options[{name!r}] must be {what}, got {value!r} (solver {solver!r}).")
     for name in ("norm", "grid_constructor"):
         if options.get(name) is not None and not callable(options[name]):
-            raise ValueError(f"solver_options[{name!r}] must be a function, got "
-                             f"{options[name]!r} (solver {solver!r}).")
+            raise hp.InvalidParameterError(
+                f"solver_options[{name!r}] must be a function, got {options[name]!r} "
+                f"(solver {solver!r}).")
     low, high = options.get("min_step"), options.get("max_step")
     if low is not None and high is not None and _as_number(low) > _as_number(high):
-        raise ValueError(f"solver_options: min_step={low!r} is larger than max_step={high!r}.")
+        raise hp.InvalidParameterError(
+            f"solver_options: min_step={low!r} is larger than max_step={high!r}.")
 
 
 # torchdiffeq passes these on unchecked and fails deep in a solve, or never ends one.

@@ -22,6 +22,7 @@ import importlib
 import os
 import pickle
 import re
+import struct
 import warnings
 from typing import Any, Protocol
 
@@ -189,7 +190,7 @@ def load(path: str | os.PathLike) -> Any:
                          "values; do not load this file with pickle or "
                          "torch.load(weights_only=False) unless you trust its source."
                          ) from err
-    except (RuntimeError, KeyError, EOFError, ValueError) as err:
+    except (RuntimeError, KeyError, EOFError, ValueError, struct.error) as err:
         raise ValueError(f"{path} is not a skanode model file ({type(err).__name__}: "
                          f"{err}).") from err
     if not isinstance(data, dict) or data.get("format") != _FORMAT:

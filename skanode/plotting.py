@@ -142,6 +142,9 @@ def plot_curves(records: Sequence[dict], key: str = "train_loss", *, ax: Any = N
     for rec in records:
         if key in rec["curves"]:
             groups.setdefault(rec["label"], []).append(rec["curves"][key])
+    if records and not groups:
+        keys = sorted({k for rec in records for k in rec["curves"]})
+        raise ValueError(f"plot_curves: no record has a {key!r} curve; they have {keys}.")
     for label, curves in groups.items():
         _band(ax, curves, f"{label} (n={len(curves)})" if len(curves) > 1 else label,
               color=MODEL_COLORS.get(label), log=log,
@@ -318,6 +321,8 @@ def class_legend_handles(names: dict | None = None, *, style: str = "both") -> l
     from matplotlib.lines import Line2D
 
     names = names or {-1: "y = -1", 1: "y = +1"}
+    if style not in ("both", "line", "point"):
+        raise ValueError(f"style must be 'both', 'line' or 'point', got {style!r}.")
     marker = None if style == "line" else "o"
     ls = "" if style == "point" else "-"
     return [Line2D([], [], color=_CLASS_COLORS[k], marker=marker, ls=ls, lw=2, label=v)
@@ -463,6 +468,8 @@ def plot_input_map(estimator: Any = None, *, grid: Any = None, X: Any = None, y:
     """
     low, high, label = -1.5, 1.5, "model output"
     if grid is None:
+        if estimator is None:
+            raise ValueError("plot_input_map needs a fitted estimator or a precomputed grid.")
         if getattr(estimator, "n_features_in_", 2) != 2:
             raise ValueError(f"plot_input_map draws models of 2 input features; this one has "
                              f"{estimator.n_features_in_}.")

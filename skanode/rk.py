@@ -125,6 +125,13 @@ TABLEAUS = {
 }
 
 
+def _tableau(method: str) -> Tableau:
+    if method not in TABLEAUS:
+        raise ValueError(f"skanode.rk has no tableau {method!r}; it has {sorted(TABLEAUS)} "
+                         "(the ODE block hands other methods to torchdiffeq).")
+    return TABLEAUS[method]
+
+
 def _terms(weights: Sequence[float]) -> tuple[tuple[int, float], ...]:
     """Keep the non-zero ``(j, w_j)`` pairs, so no zero term costs an operation."""
     return tuple((j, w) for j, w in enumerate(weights) if w != 0.0)
@@ -198,8 +205,12 @@ def solve(
     IntegrationError
         If the step size no longer advances the time.  A step limit is the
         caller's business (the ODE block counts evaluations of ``f``).
+    ValueError
+        If ``method`` has no tableau here or ``t1`` is not positive.
     """
-    tab = TABLEAUS[method]
+    tab = _tableau(method)
+    if not t1 > 0.0:
+        raise ValueError(f"solve integrates forward from 0: t1 must be > 0, got {t1!r}.")
     a_terms, b_terms, e_terms = [_terms(row) for row in tab.a], _terms(tab.b), _terms(tab.e)
     last_is_solution = tab.solution_is_last_stage
     k1 = f(0.0, y0)
@@ -388,7 +399,7 @@ def solve_per_sample(
     IntegrationError
         If a sample's step size no longer advances its time.
     """
-    tab = TABLEAUS[method]
+    tab = _tableau(method)
     terms = ([_terms(row) for row in tab.a], _terms(tab.b), _terms(tab.e))
     n, grid = len(y0), torch.tensor([float(t) for t in times], dtype=torch.float64,
                                     device=y0.device)

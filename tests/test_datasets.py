@@ -45,3 +45,14 @@ def test_shifted_sines_are_separable_by_the_sine():
 def test_angular_mask_selects_the_slice():
     X = np.array([[1.0, 0.1], [0.0, 1.0], [-1.0, 0.0], [1.0, -0.1]])
     np.testing.assert_array_equal(angular_mask(X), [True, False, False, False])
+
+
+def test_negative_sizes_and_noise_and_an_empty_slice_are_refused():
+    with pytest.raises(ValueError, match="n_inner must be >= 0, got -1"):
+        make_concentric_spheres(n_inner=-1)
+    with pytest.raises(ValueError, match="noise must be >= 0, got -1"):
+        make_g1d(4, noise=-1)
+    with pytest.raises(ValueError, match=r"noise must be >= 0, got -0\.5"):
+        make_shifted_sines(noise=-0.5)
+    with pytest.raises(ValueError, match=r"low=1 is above high=0\.5"):
+        angular_mask(np.ones((3, 2)), low=1, high=0.5)

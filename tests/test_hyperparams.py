@@ -81,8 +81,15 @@ def test_a_search_over_a_bad_value_reports_it(spheres):
 
 def test_unknown_constructor_arguments_are_reported_with_a_suggestion(spheres):
     X, y = spheres
-    with pytest.raises(ValueError, match=r"'hiden_dim' \(did you mean 'hidden_dim'\?\)"):
+    # InvalidParameterError, as failures.rst says, for names and solver options alike
+    with pytest.raises(hp.InvalidParameterError,
+                       match=r"'hiden_dim' \(did you mean 'hidden_dim'\?\)"):
         ANODEClassifier(hiden_dim=4).fit(X, y)
+    with pytest.raises(hp.InvalidParameterError, match=r"solver_options\['step_size'\] must "
+                                                       r"be a positive finite number, got 0"):
+        ANODEClassifier(solver="rk4", solver_options={"step_size": 0}).fit(X, y)
+    with pytest.raises(hp.InvalidParameterError, match=r"Unknown option\(s\) \['bogus'\]"):
+        ANODEClassifier(solver_options={"bogus": 1}).fit(X, y)
     with pytest.raises(ValueError, match=r"did you mean 'iterator_train__shuffle'"):
         ANODEClassifier(iterator_train_shuffle=False).fit(X, y)
     with pytest.raises(ValueError, match=r"optimizer__bogus: Adam takes no argument 'bogus'; "

@@ -82,6 +82,9 @@ def test_load_rejects_other_files(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a model")  # not a pickle: torch's safe loader
     with pytest.raises(ValueError, match=r"junk\.pt is not a skanode model file"):
         skanode.load(tmp_path / "junk.pt")
+    (tmp_path / "short.pt").write_bytes(b"junk")  # too short for torch's header
+    with pytest.raises(ValueError, match=r"short\.pt is not a skanode model file"):
+        skanode.load(tmp_path / "short.pt")
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ValueError, match=r"notes\.txt is not a skanode model file"):
         skanode.load(tmp_path / "notes.txt")

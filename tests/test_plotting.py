@@ -218,3 +218,14 @@ def test_search_results_of_an_accuracy_search_with_nfe(data):
         f"lr {search.cv_results_['param_lr'][best]:g}"  # best (highest) first
     with pytest.raises(ValueError, match=r"no mean_test_r2 in cv_results; its metrics are"):
         plot_search_results(search.cv_results_, metric="r2")
+
+
+def test_plotting_arguments_that_draw_nothing_are_refused():
+    with pytest.raises(ValueError, match="needs a fitted estimator or a precomputed grid"):
+        plot_input_map()
+    with pytest.raises(ValueError, match="style must be 'both', 'line' or 'point', got 'dots'"):
+        class_legend_handles(style="dots")
+    records = [{"label": "NODE", "curves": {"train_loss": [1.0, 0.5]}}]
+    with pytest.raises(ValueError, match=r"no record has a 'nope' curve; they have "
+                                         r"\['train_loss'\]"):
+        plot_curves(records, "nope")

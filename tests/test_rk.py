@@ -220,3 +220,11 @@ def test_block_uses_its_own_solvers_and_torchdiffeq_otherwise():
                   ODEBlock(field, solver_options={"first_step": 0.1})):
         assert not other._own_solver or other.adjoint
         torch.testing.assert_close(other(x), own(x), rtol=1e-2, atol=1e-2)
+
+
+def test_solve_refuses_methods_without_a_tableau_and_backward_times():
+    field = _lively_field(2, 0)
+    with pytest.raises(ValueError, match=r"no tableau 'rk4'; it has \['adaptive_heun'"):
+        solve(field, torch.ones(3, 2), 1.0, method="rk4")
+    with pytest.raises(ValueError, match=r"t1 must be > 0, got -1\.0"):
+        solve(field, torch.ones(3, 2), -1.0)
