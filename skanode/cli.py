@@ -800,7 +800,8 @@ def _run_searches(args, out: Path, where: str, n_jobs: int) -> str:
                   f"({_grid_text(grid)})" + (" [smoke run, --quick]" if args.quick else ""),
                   file=sys.stderr, flush=True)
         extra = {k: v for k, v in QUICK_SEARCH.items() if k != "grid"} if args.quick else {}
-        with _logs_to_stderr(processes=n_jobs != 1 and where.startswith("n_jobs")):
+        on_dask = bool(args.scheduler or args.dask_local)  # its workers log on their own
+        with _logs_to_stderr(processes=n_jobs != 1 and not on_dask):
             rec = ex.search_experiment(model=model, dim=args.dim, epochs=args.epochs,
                                        seed=args.seed, n_jobs=n_jobs, device=args.device,
                                        verbose=0 if args.quiet else 2, grid=grid, **extra)
