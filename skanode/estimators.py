@@ -485,6 +485,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
     def _train(self, dataset: ArrayDataset, *, partial: bool) -> None:
         """Skorch's training, except that failures and Ctrl-C restore the last finished epoch."""
         guard = dict(self.callbacks_).get("last_good")
+        said = None  # warned after on_train_end, once the progress bar has closed its line
         self.notify("on_train_begin", X=dataset, y=None, partial=partial)
         try:
             self.fit_loop(dataset, self._split_labels(dataset))
@@ -494,9 +495,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             if guard is not None and len(self.history) and guard.epoch_ == len(self.history):
                 return  # after the epoch was saved: how skorch's EarlyStopping asks to stop
             epoch = self._restore(guard, "interrupted", True)
-            warnings.warn("Training was interrupted (KeyboardInterrupt); the model keeps the "
-                          f"weights of its last finished epoch ({epoch}).", UserWarning,
-                          stacklevel=4)
+            said = ("Training was interrupted (KeyboardInterrupt); the model keeps the "
+                    f"weights of its last finished epoch ({epoch}).")
         except KeyError as err:  # skorch's History names the key a callback looked for
             self._restore(guard, "failure", f"KeyError: {err}")
             if "valid_" not in str(err) or dataset.validation is not None or self.train_split:
@@ -510,9 +510,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             epoch = self._restore(guard, "failure", f"{type(err).__name__}: {err}")
             if self.on_failure == "raise":
                 raise
-            warnings.warn(f"Training stopped at epoch {len(self.history)}: {err} The model keeps "
-                          f"the weights of its last finished epoch ({epoch}).", UserWarning,
-                          stacklevel=4)
+            said = (f"Training stopped at epoch {len(self.history)}: {err} The model keeps "
+                    f"the weights of its last finished epoch ({epoch}).")
         except Exception as err:  # a callback's or torch's: no half-updated weights either
             self._restore(guard, "failure", f"{type(err).__name__}: {err}")
             raise
@@ -521,6 +520,8 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             # ones, also when a callback's on_train_end raises
             self.n_iter_ = sum(not _UNFINISHED & row.keys() for row in self.history)
             self.notify("on_train_end", X=dataset, y=None)
+        if said is not None:
+            warnings.warn(said, UserWarning, stacklevel=4)
 
     def _split_labels(self, dataset: ArrayDataset) -> np.ndarray | None:
         # skorch's ValidSplit stratifies on y for classifiers
