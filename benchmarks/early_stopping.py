@@ -63,7 +63,9 @@ def run(estimator, X, y, cv):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fixed-epochs", type=int, default=100)
+    parser.add_argument("--fixed-epochs", type=int, default=100,
+                        help="epochs of the run without stopping that early stopping is "
+                             "compared with (default: 100)")
     args = parser.parse_args()
     runs = {"early stopping": {"early_stopping": True, "n_iter_no_change": 5,
                                "max_epochs": 300},

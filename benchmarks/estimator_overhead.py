@@ -54,9 +54,12 @@ def estimator(X, y, epochs, seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds of both; medians are compared (default: 5)")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="epochs timed per round (default: 3)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default: 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     X, y = make_concentric_spheres(random_state=0)

@@ -29,11 +29,16 @@ def main():
                              "[.gz], ...; default: ../shared/data/mnist, the shared data "
                              "beside the development checkout); nothing is downloaded")
     parser.add_argument("--device", default="cuda", help="torch device (default: cuda)")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--n-train", type=int, default=None)
-    parser.add_argument("--n-test", type=int, default=None)
-    parser.add_argument("--out", default="skanode-results/mnist_table1")
+    parser.add_argument("--epochs", type=int, default=5,
+                        help="training epochs of each model (default: 5)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="runs of each model with seeds 0.. (default: 2)")
+    parser.add_argument("--n-train", type=int, default=None,
+                        help="train on a seeded subset of N images (default: all 60,000)")
+    parser.add_argument("--n-test", type=int, default=None,
+                        help="test on a seeded subset of N images (default: all 10,000)")
+    parser.add_argument("--out", default="skanode-results/mnist_table1",
+                        help="output folder (default: %(default)s)")
     args = parser.parse_args()
     # This script's own usage errors, before the images command would report them as its own.
     if args.device.startswith("cuda") and not torch.cuda.is_available():

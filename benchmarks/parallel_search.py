@@ -50,8 +50,10 @@ def timed(label, run, workers):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="epochs of each of the 24 fits (default: 10)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="joblib processes and Dask workers (default: 2)")
     args = parser.parse_args()
     print(f"load average at start: {[round(v, 2) for v in os.getloadavg()]}")
     X, y = make_concentric_spheres(500, 1000, random_state=0)

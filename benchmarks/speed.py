@@ -166,10 +166,15 @@ def bare_forward_backward(dim, hidden=32, batch=64, reps=3000):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--models", nargs="+", default=["anode", "node", "resnet"])
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of every model and implementation; the "
+                             "table reports medians (default: 3)")
+    parser.add_argument("--epochs", type=int, default=2,
+                        help="epochs timed per round (default: 2)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default: 1)")
+    parser.add_argument("--models", nargs="+", default=["anode", "node", "resnet"],
+                        help="models to time, of anode, node, resnet (default: all three)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     X, y = make_concentric_spheres(random_state=0)

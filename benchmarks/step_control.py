@@ -48,7 +48,7 @@ def train(cls, X, y, mode, epochs, rounds):
 
 
 def predict_time(est, X, mode, batch_size, repeat=3):
-    est.module_.odeblock.step_control = mode
+    est.set_params(step_control=mode)  # after fit: applied to the built ODE block
     est.set_params(iterator_valid__batch_size=batch_size)
     best = float("inf")
     for _ in range(repeat):
@@ -59,7 +59,7 @@ def predict_time(est, X, mode, batch_size, repeat=3):
 
 
 def dependence(est, X, mode):
-    est.module_.odeblock.step_control = mode
+    est.set_params(step_control=mode)  # after fit: applied to the built ODE block
     probas = {}
     for size in (1, 7, 64, 1000):
         est.set_params(iterator_valid__batch_size=size)

@@ -284,7 +284,7 @@ class PrintLog(_SkorchPrintLog):
 
 
 class ProgressBar(Callback):
-    """A progress bar over all training batches of a fit, with the epoch and the loss.
+    """A progress bar over all training batches of a fit, with the epoch and its loss so far.
 
     Shown when the estimator's ``progress`` is True; written with tqdm to stderr,
     and closed when training ends: cleared on a terminal, left with its final
@@ -306,11 +306,20 @@ class ProgressBar(Callback):
                          dynamic_ncols=True, leave=not terminal,
                          mininterval=0.1 if terminal else 30.0)
 
-    def on_batch_end(self, net, training=False, loss=None, **kwargs):  # noqa: D102
+    def on_epoch_begin(self, net, **kwargs):  # noqa: D102
+        self.loss_sum_, self.loss_rows_ = 0.0, 0
+
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):  # noqa: D102
         if training and self.bar_ is not None:
             self.bar_.update(1)
             if loss is not None:
-                self.bar_.set_postfix(epoch=len(net.history), loss=f"{loss.item():.4g}",
+                # the epoch's loss so far, weighted by batch size as train_loss is: a short
+                # last batch alone would say little
+                rows = len(batch[0]) if isinstance(batch, (list, tuple)) and batch else 1
+                self.loss_sum_ += loss.item() * rows
+                self.loss_rows_ += rows
+                self.bar_.set_postfix(epoch=len(net.history),
+                                      loss=f"{self.loss_sum_ / self.loss_rows_:.4g}",
                                       refresh=False)
 
     def on_train_end(self, net, **kwargs):  # noqa: D102

@@ -748,15 +748,16 @@ def _search(args, out: Path, progress) -> str:
 
     from .parallel import dask_client
 
-    backend = contextlib.nullcontext()
     where, n_jobs = f"n_jobs={args.n_jobs}", args.n_jobs
-    if args.scheduler or args.dask_local:
-        backend = contextlib.ExitStack()
-        client = backend.enter_context(dask_client(args.scheduler, args.dask_local))
-        backend.enter_context(joblib.parallel_backend("dask"))
-        where = f"Dask ({len(client.scheduler_info()['workers'])} workers)"
-        n_jobs = -1  # on Dask, joblib hands every candidate to the cluster
-    with backend:
+    with contextlib.ExitStack() as stack:
+        # Worker processes (joblib's, a local Dask cluster's) log to the stdout they inherit:
+        # redirect it before they start.
+        stack.enter_context(_logs_to_stderr(processes=n_jobs != 1 or bool(args.dask_local)))
+        if args.scheduler or args.dask_local:
+            client = stack.enter_context(dask_client(args.scheduler, args.dask_local))
+            stack.enter_context(joblib.parallel_backend("dask"))
+            where = f"Dask ({len(client.scheduler_info()['workers'])} workers)"
+            n_jobs = -1  # on Dask, joblib hands every candidate to the cluster
         return _run_searches(args, out, where, n_jobs)
 
 
@@ -800,11 +801,9 @@ def _run_searches(args, out: Path, where: str, n_jobs: int) -> str:
                   f"({_grid_text(grid)})" + (" [smoke run, --quick]" if args.quick else ""),
                   file=sys.stderr, flush=True)
         extra = {k: v for k, v in QUICK_SEARCH.items() if k != "grid"} if args.quick else {}
-        on_dask = bool(args.scheduler or args.dask_local)  # its workers log on their own
-        with _logs_to_stderr(processes=n_jobs != 1 and not on_dask):
-            rec = ex.search_experiment(model=model, dim=args.dim, epochs=args.epochs,
-                                       seed=args.seed, n_jobs=n_jobs, device=args.device,
-                                       verbose=0 if args.quiet else 2, grid=grid, **extra)
+        rec = ex.search_experiment(model=model, dim=args.dim, epochs=args.epochs,
+                                   seed=args.seed, n_jobs=n_jobs, device=args.device,
+                                   verbose=0 if args.quiet else 2, grid=grid, **extra)
         results = pd.DataFrame(rec["cv_results"])
         results.drop(columns=["params"]).to_csv(out / f"cv_results_{model}_d{args.dim}.csv",
                                                 index=False)

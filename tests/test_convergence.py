@@ -148,6 +148,8 @@ def test_progress_bar_counts_the_training_batches(spheres, capsys):
     assert dict(est.callbacks_)["progress_bar"].batches_done_ == 6  # 3 batches x 2 epochs
     # stderr is not a terminal here: the log keeps the final count, on a line of its own
     assert err.endswith("\n") and re.search(r"ANODEClassifier: 100%.* 6/6 ", err.split("\r")[-1])
+    # the loss shown is the epoch's so far, weighted as train_loss is: at the end, train_loss
+    assert f"epoch=2, loss={est.history[-1, 'train_loss']:.4g}]" in err.split("\r")[-1]
     make(ANODEClassifier, max_epochs=1).fit(X, y)
     assert "ANODEClassifier" not in capsys.readouterr().err
 
