@@ -175,6 +175,7 @@ class Convergence(Callback):
         self.best_ = math.inf
         self.best_state_ = None
         self.misses_ = 0
+        self.stopped_ = False  # by this callback (skorch's EarlyStopping marks its own stop)
         self.first_epoch_ = len(net.history)
 
     def on_epoch_end(self, net, **kwargs):  # noqa: D102
@@ -198,12 +199,13 @@ class Convergence(Callback):
                                                 net.module_.state_dict()), len(net.history))
         if net.n_iter_no_change is not None and self.misses_ >= net.n_iter_no_change:
             net.history.record("stopped_early", True)
+            self.stopped_ = True
 
     def on_train_end(self, net, **kwargs):  # noqa: D102
         if not getattr(self, "active_", False) or len(net.history) <= self.first_epoch_:
             return  # partial_fit, or no epoch began: nothing to report
         last = net.history[-1]
-        if last.get("stopped_early"):
+        if self.stopped_:
             what = self.monitor_.replace("_", " ")
             self._say(net, f"Stopped at epoch {len(net.history)}: the {what} did not improve "
                            f"by more than tol={net.tol:g} for {net.n_iter_no_change} epochs.")

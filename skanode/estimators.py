@@ -32,8 +32,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
+from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.history import History
+from skorch.utils import to_numpy
 from torch import nn
 from torch.utils.data import Subset
 
@@ -241,6 +243,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         try:
             super().notify(method_name, **cb_kwargs)
         except KeyboardInterrupt:  # skorch's EarlyStopping asks to stop after the epoch so
+            self.history.record("stopped_early", True)
             self._epoch_finished()
             raise
         self._epoch_finished()
@@ -486,6 +489,7 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
         """Skorch's training, except that failures and Ctrl-C restore the last finished epoch."""
         guard = dict(self.callbacks_).get("last_good")
         said = None  # warned after on_train_end, once the progress bar has closed its line
+        self._prepare_scoring()
         self.notify("on_train_begin", X=dataset, y=None, partial=partial)
         try:
             self.fit_loop(dataset, self._split_labels(dataset))
@@ -522,6 +526,9 @@ class _SkanodeNet(_skorch.SkorchHooks, ClassNamePrefixFeaturesOutMixin, Transfor
             self.notify("on_train_end", X=dataset, y=None)
         if said is not None:
             warnings.warn(said, UserWarning, stacklevel=4)
+
+    def _prepare_scoring(self) -> None:
+        """Let skorch's scoring callbacks see the targets as ``predict`` returns them."""
 
     def _split_labels(self, dataset: ArrayDataset) -> np.ndarray | None:
         # skorch's ValidSplit stratifies on y for classifiers
@@ -837,6 +844,15 @@ class _ClassifierTask:
         callbacks = [(name, accuracy if name == "valid_acc" else cb) for name, cb in callbacks]
         return super().default_callbacks(callbacks)
 
+    def _prepare_scoring(self) -> None:
+        # The data hold class indices and predict returns labels: a user's EpochScoring
+        # ("accuracy", "f1", a make_scorer) would compare the two and score nonsense.
+        # Its targets are decoded to labels, unless it brings its own target_extractor.
+        for _, cb in self.callbacks_:
+            if isinstance(cb, ScoringBase) and (cb.target_extractor is to_numpy or
+                                                isinstance(cb.target_extractor, _DecodedLabels)):
+                cb.target_extractor = _DecodedLabels(self.classes_)
+
     def _encode_targets(self, y, *, reset: bool, classes: Any = None) -> np.ndarray:
         return inputs.class_labels(self, y, reset=reset, partial=classes)
 
@@ -915,6 +931,16 @@ def _target_labels(target: Any) -> np.ndarray:
     """Return the labels of a batch's target without its weights (for skorch's scoring)."""
     y, _ = split_target(target)
     return y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+
+
+class _DecodedLabels:
+    """A scoring callback's ``target_extractor``: class indices in, labels out."""
+
+    def __init__(self, classes: np.ndarray) -> None:
+        self.classes = classes
+
+    def __call__(self, target: Any) -> np.ndarray:
+        return self.classes[_target_labels(target).astype(np.int64)]
 
 
 def _is_internal(X: Any) -> bool:

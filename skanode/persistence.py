@@ -91,8 +91,9 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def _storable_params(params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """Keep plain parameters; name torch optimizers; warn about the rest."""
+def _storable_params(params: dict[str, Any], defaults: dict[str, Any]
+                     ) -> tuple[dict[str, Any], list[str]]:
+    """Keep plain parameters; name torch's classes; warn about the rest and list them."""
     stored, skipped = {}, []
     for name, value in params.items():
         value = to_plain(value)  # a search's numpy grid hands in numpy numbers
@@ -111,8 +112,10 @@ def _storable_params(params: dict[str, Any], defaults: dict[str, Any]) -> dict[s
     if skipped:
         warnings.warn(f"save: parameters {skipped} are not plain values and are not saved"
                       + (f", nor their arguments {dropped}" if dropped else "")
-                      + "; load will use their defaults.", UserWarning, stacklevel=3)
-    return stored
+                      + "; pass them to load again (skanode.load(path, "
+                      + f"{skipped[0]}=...)), or it uses the defaults.", UserWarning,
+                      stacklevel=3)
+    return stored, skipped
 
 
 _TORCH_CLASSES = {"torch.optim": torch.optim, "torch.nn": torch.nn}
@@ -141,8 +144,9 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
     Hyperparameters that are plain values (numbers, strings, lists, dicts) are
     stored; the optimizer and the criterion are stored by name when they are
     torch's own classes (``torch.optim``, ``torch.nn``).
-    Others (custom callbacks, modules, splits) are not, with a warning if they
-    differ from the defaults: :func:`load` then uses the defaults.  The
+    Others (custom callbacks, modules, criteria, splits) are not, with a warning
+    if they differ from the defaults: pass them to :func:`load` again, as for
+    ``skanode.load(path, module=MyModule, module__width=7)``.  The
     optimizer's state, the random generator and the history are stored, so
     ``partial_fit`` after :func:`load` continues exactly as it would have.
 
@@ -157,11 +161,12 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
     if _REGISTRY.get(cls.__name__) is not cls:
         raise TypeError(f"save handles skanode's estimators, not {cls.__name__}.")
     state = to_plain(estimator.fitted_state())  # e.g. Adam's lr from a numpy grid
-    params = _storable_params(state.pop("params"), cls().get_params(deep=False))
-    torch.save({"format": _FORMAT, "class": cls.__name__, "params": params, **state}, path)
+    params, unsaved = _storable_params(state.pop("params"), cls().get_params(deep=False))
+    torch.save({"format": _FORMAT, "class": cls.__name__, "params": params,
+                "unsaved": unsaved, **state}, path)
 
 
-def load(path: str | os.PathLike) -> Any:
+def load(path: str | os.PathLike, **params: Any) -> Any:
     """Load an estimator written by :func:`save`; it predicts exactly as before.
 
     A model saved from a GPU loads on a CPU-only machine, with a warning, on
@@ -171,6 +176,12 @@ def load(path: str | os.PathLike) -> Any:
     ----------
     path : str or path-like
         File written by :func:`save`.
+    **params
+        Parameters that :func:`save` could not store (a custom ``module``,
+        ``criterion``, ``optimizer`` or callbacks, with their ``name__*``
+        arguments), given again.  A model with a custom module needs it; without
+        a custom criterion or optimizer the model loads with the defaults, and
+        says so.
 
     Returns
     -------
@@ -200,10 +211,25 @@ def load(path: str | os.PathLike) -> Any:
     cls = _REGISTRY.get(data["class"])
     if cls is None:
         raise ValueError(f"{path} names an unknown estimator class {data['class']!r}.")
-    params = dict(data.pop("params"))
+    given, params = params, dict(data.pop("params"))
     for name in ("optimizer", "criterion"):  # stored by name: torch's own classes
         if isinstance(params.get(name), str) and _torch_class(params[name]) is not None:
             params[name] = _torch_class(params[name])
+    known = cls().get_params(deep=False)
+    unknown = sorted(k for k in given if k.split("__", 1)[0] not in known)
+    if unknown:
+        raise TypeError(f"load: {unknown} are not parameters of {cls.__name__}.")
+    params.update(given)
+    missing = [name for name in data.pop("unsaved", []) if name not in given]
+    if "module" in missing:  # its weights fit no other module
+        raise ValueError(f"{path} holds a model with a custom module, which save does not "
+                         "store: pass it to load again, as skanode.load(path, "
+                         "module=MyModule, module__...=...).")
+    trained_with = [name for name in missing if name in ("criterion", "optimizer")]
+    if trained_with:  # partial_fit would go on with another loss or optimizer
+        warnings.warn(f"{path}: {trained_with} were not saved; the model uses the defaults.  "
+                      f"Pass them to load to restore them (skanode.load(path, "
+                      f"{trained_with[0]}=...)).", UserWarning, stacklevel=2)
     device = params.get("device") or "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         warnings.warn(f"{path} was saved on {device!r}, but CUDA is not available; the model "

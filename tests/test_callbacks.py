@@ -194,6 +194,8 @@ def test_skorchs_early_stopping_ends_training_quietly(spheres):
                    train_split=ValidSplit(5, stratified=True)).fit(X, y)
     assert est.n_iter_ == len(est.history) < 200
     assert "interrupted" not in est.history[-1]
+    assert est.history[-1, "stopped_early"] is True  # marked as skanode's own stops are
+    assert est.history[:-1, "stopped_early"] == [False] * (len(est.history) - 1)
     with pytest.raises(ValueError, match=r"needs validation scores .*early_stopping=True"):
         make(ANODEClassifier, callbacks=es).fit(X, y)  # train_split=None: no valid_loss
 

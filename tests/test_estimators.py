@@ -24,7 +24,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EpochScoring
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.dataset import ValidSplit
 from torch.utils.data import TensorDataset
@@ -156,6 +156,21 @@ def test_classes_of_one_label_name_the_argument(iris_scaled):
     with pytest.raises(ValueError, match=r"'classes' parameter .* must be None or a sequence "
                                          r"of at least 2 distinct labels\. Got \['setosa'\]"):
         make(ANODEClassifier, classes=["setosa"]).fit(X, names)
+
+
+def test_users_scoring_callbacks_see_labels_as_predict_returns_them(iris_scaled, spheres):
+    X, y = spheres  # labels -1 / +1: class indices 0 / 1 would not match predict's output
+    callbacks = [("acc", EpochScoring("accuracy", lower_is_better=False, name="my_acc")),
+                 ("f1", EpochScoring("f1_macro", lower_is_better=False, name="my_f1"))]
+    est = make(ANODEClassifier, max_epochs=6, lr=0.05, callbacks=callbacks,
+               train_split=ValidSplit(0.25, stratified=True)).fit(X, y)
+    assert est.history[:, "my_acc"] == est.history[:, "valid_acc"]
+    assert max(est.history[:, "my_f1"]) > 0.5
+    Xi, names = iris_scaled  # string labels: the scorer would raise on mixed label types
+    est = make(ANODEClassifier, max_epochs=2, callbacks=[("acc", EpochScoring(
+        "accuracy", lower_is_better=False, name="my_acc"))],
+        train_split=ValidSplit(0.2, stratified=True)).fit(Xi, names)
+    assert est.history[:, "my_acc"] == est.history[:, "valid_acc"]
 
 
 def test_class_indices_given_for_fixed_classes_explain_cross_val_predict(iris_scaled):

@@ -188,9 +188,38 @@ def test_torch_losses_are_saved_by_name_and_custom_ones_without_their_arguments(
     est = NODERegressor(criterion=Scaled, criterion__scale=2.0, max_epochs=1,
                         n_iter_no_change=None).fit(X, y)
     with pytest.warns(UserWarning, match=r"\['criterion'\] .* nor their arguments "
-                                         r"\['criterion__scale'\]"):
+                                         r"\['criterion__scale'\]; pass them to load"):
         est.save(tmp_path / "custom.pt")
-    assert skanode.load(tmp_path / "custom.pt").criterion is torch.nn.MSELoss
+    with pytest.warns(UserWarning, match=r"\['criterion'\] were not saved; the model uses "
+                                         r"the defaults"):
+        assert skanode.load(tmp_path / "custom.pt").criterion is torch.nn.MSELoss
+    # given again, the custom criterion is back, and training goes on with it
+    loaded = skanode.load(tmp_path / "custom.pt", criterion=Scaled, criterion__scale=2.0)
+    assert isinstance(loaded.criterion_, Scaled)
+    loaded.partial_fit(X, y)
+    with pytest.raises(TypeError, match=r"load: \['bogus'\] are not parameters"):
+        skanode.load(tmp_path / "custom.pt", bogus=1)
+
+
+def test_a_custom_module_is_given_to_load_again(spheres, tmp_path):
+    class Tiny(torch.nn.Module):
+        def __init__(self, input_dim, output_dim, width=4):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(input_dim, width), torch.nn.ReLU(),
+                                           torch.nn.Linear(width, output_dim))
+
+        def forward(self, x):
+            return self.net(x)
+
+    X, y = spheres
+    est = NODEClassifier(module=Tiny, module__width=7, max_epochs=1, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match=r"\['module'\] are not plain values"):
+        est.save(tmp_path / "m.pt")
+    with pytest.raises(ValueError, match=r"custom module, which save does not store: pass it "
+                                         r"to load again"):
+        skanode.load(tmp_path / "m.pt")  # the weights fit no other module
+    loaded = skanode.load(tmp_path / "m.pt", module=Tiny, module__width=7)
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
