@@ -32,7 +32,7 @@ from skorch.callbacks import Callback
 from skorch.callbacks import PrintLog as _SkorchPrintLog
 
 from .exceptions import DivergenceError
-from .odeblock import collect_stats
+from .odeblock import collect_stats, keeps_stats
 from .persistence import map_tensors
 
 __all__ = ["Convergence", "DivergenceCheck", "LastGoodState", "NFECallback", "PrintLog",
@@ -69,7 +69,13 @@ class NFECallback(Callback):
     pass (``num_layers``).
     """
 
+    def on_train_begin(self, net, **kwargs):  # noqa: D102
+        # a custom module without ODE blocks has no NFE: record none rather than zeros
+        self.counting_ = keeps_stats(net.module_)
+
     def on_batch_end(self, net, batch=None, training=False, **kwargs):  # noqa: D102
+        if not getattr(self, "counting_", True):
+            return
         stats = collect_stats(net.module_)
         if training:
             net.history.record_batch("forward_nfe", stats.forward_nfe)

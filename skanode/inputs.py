@@ -164,6 +164,11 @@ def _unflatten_images(est: Any, X: np.ndarray, seen: tuple | None, reset: bool) 
     return X.reshape(len(X), *shape)
 
 
+def _plain_array(a: Any) -> Any:
+    """Return a torch tensor as numpy, detached (one that requires grad refuses numpy())."""
+    return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a
+
+
 def _float32(a: np.ndarray, what: str, remedy: str) -> np.ndarray:
     """Cast to float32; values finite in float64 but beyond float32's range are an error."""
     with np.errstate(over="ignore"):
@@ -204,7 +209,7 @@ def validate_X(est: Any, X: Any, *, reset: bool = False) -> torch.Tensor:
     """
     if is_dataset(X):
         X, _ = read_dataset(X)
-    X, shape = _flatten_images(est, X, reset)
+    X, shape = _flatten_images(est, _plain_array(X), reset)
     X = validate_data(est, X, reset=reset, **_X_CHECKS)
     return _as_tensor(_unflatten_images(est, X, shape, reset))
 
@@ -239,6 +244,7 @@ def validate_Xy(est: Any, X: Any, y: Any, *, reset: bool,
     if y is None:
         raise ValueError(f"{type(est).__name__} requires y to be passed, but the target y "
                          "is None (a Dataset must yield (x, y) pairs).")
+    X, y = _plain_array(X), _plain_array(y)
     X, shape = _flatten_images(est, X, reset)
     X, y = validate_data(est, X, y, reset=reset, y_numeric=y_numeric, multi_output=y_numeric,
                          **_X_CHECKS)

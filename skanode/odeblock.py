@@ -32,6 +32,7 @@ __all__ = [
     "ODEBlock",
     "SolveStats",
     "collect_stats",
+    "keeps_stats",
 ]
 
 
@@ -425,11 +426,20 @@ def collect_stats(module: nn.Module) -> SolveStats:
     every :class:`ODEBlock`, and :class:`~skanode.modules.ResNet`, whose NFE is
     its number of residual-block evaluations.
     """
-    parts = [stats for sub in module.modules()
-             if isinstance(stats := getattr(sub, "stats", None), SolveStats)]
+    parts = _stats_of_parts(module)
     per_sample = [s.forward_nfe_per_sample for s in parts if s.forward_nfe_per_sample is not None]
     return SolveStats(sum(s.forward_nfe for s in parts), sum(s.backward_nfe for s in parts),
                       sum(per_sample) if per_sample else None)
+
+
+def _stats_of_parts(module: nn.Module) -> list[SolveStats]:
+    return [stats for sub in module.modules()
+            if isinstance(stats := getattr(sub, "stats", None), SolveStats)]
+
+
+def keeps_stats(module: nn.Module) -> bool:
+    """Whether any part of ``module`` counts evaluations (see :func:`collect_stats`)."""
+    return bool(_stats_of_parts(module))
 
 
 def _raised_in_torchdiffeq(err: BaseException) -> bool:

@@ -151,3 +151,12 @@ def test_a_dataset_without_targets_is_a_clear_error(spheres):
     data = TensorDataset(torch.as_tensor(X, dtype=torch.float32))
     with pytest.raises(ValueError, match="requires y to be passed"):
         ANODEClassifier(**FAST).fit(data)
+
+
+def test_torch_tensors_in_as_arrays_also_ones_that_require_grad(spheres):
+    X, y = spheres
+    X32 = X.astype(np.float32)
+    given = torch.tensor(X32, requires_grad=True)  # numpy() refuses these
+    est = NODEClassifier(**FAST).fit(given, torch.as_tensor(y))
+    np.testing.assert_array_equal(est.predict_proba(given),
+                                  NODEClassifier(**FAST).fit(X32, y).predict_proba(X32))

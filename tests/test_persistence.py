@@ -220,6 +220,12 @@ def test_a_custom_module_is_given_to_load_again(spheres, tmp_path):
         skanode.load(tmp_path / "m.pt")  # the weights fit no other module
     loaded = skanode.load(tmp_path / "m.pt", module=Tiny, module__width=7)
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    # no ODE block, no NFE: nothing recorded (zeros were), and nfe_scorer says so
+    from skanode.scoring import nfe_scorer
+
+    assert "forward_nfe" not in est.history[-1]
+    with pytest.raises(ValueError, match="recorded 'forward_nfe'"):
+        nfe_scorer()(est, X, y)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
