@@ -291,6 +291,18 @@ class PrintLog(_SkorchPrintLog):
         return bool(getattr(sys.stdout, "isatty", lambda: False)())
 
 
+def progress_bar(**kwargs: Any) -> Any:
+    """Return a tqdm bar on stderr; ``kwargs`` go to tqdm.
+
+    A terminal redraws it in place; a log file (stderr redirected) gets a line
+    every half minute rather than one per update.
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(file=sys.stderr, dynamic_ncols=True,
+                mininterval=0.1 if sys.stderr.isatty() else 30.0, **kwargs)
+
+
 class ProgressBar(Callback):
     """A progress bar over all training batches of a fit, with the epoch and its loss so far.
 
@@ -300,19 +312,14 @@ class ProgressBar(Callback):
     """
 
     def on_train_begin(self, net, X=None, **kwargs):  # noqa: D102
-        from tqdm.auto import tqdm
-
         self.bar_ = None
         if not net.progress:
             return
         batches = len(net.get_iterator(X, training=True)) if X is not None else None
         total = batches * net.max_epochs if batches else None
-        # A terminal shows one bar redrawn in place and cleared at the end; a log file
-        # (stderr redirected) keeps a line every half minute and the final count.
-        terminal = sys.stderr.isatty()
-        self.bar_ = tqdm(total=total, desc=type(net).__name__, unit="batch", file=sys.stderr,
-                         dynamic_ncols=True, leave=not terminal,
-                         mininterval=0.1 if terminal else 30.0)
+        # cleared at the end on a terminal; a log file keeps the final count
+        self.bar_ = progress_bar(total=total, desc=type(net).__name__, unit="batch",
+                                 leave=not sys.stderr.isatty())
 
     def on_epoch_begin(self, net, **kwargs):  # noqa: D102
         self.loss_sum_, self.loss_rows_ = 0.0, 0

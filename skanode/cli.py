@@ -483,12 +483,10 @@ class _Progress:
 
     def __call__(self, n: int) -> None:
         if self.bar is None:
-            from tqdm.auto import tqdm
+            from .callbacks import progress_bar
 
-            # A log file (stderr redirected) gets a line every half minute, not every epoch.
-            self.bar = tqdm(total=self.total, desc=self.desc, unit="epoch", disable=self.quiet,
-                            file=sys.stderr, dynamic_ncols=True,
-                            mininterval=0.1 if sys.stderr.isatty() else 30.0)
+            self.bar = progress_bar(total=self.total, desc=self.desc, unit="epoch",
+                                    disable=self.quiet)
         self.bar.update(n)
 
     def close(self) -> None:

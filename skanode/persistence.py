@@ -95,8 +95,7 @@ def _storable_params(params: dict[str, Any], defaults: dict[str, Any]
                      ) -> tuple[dict[str, Any], list[str]]:
     """Keep plain parameters; name torch's classes; warn about the rest and list them."""
     stored, skipped = {}, []
-    for name, value in params.items():
-        value = to_plain(value)  # a search's numpy grid hands in numpy numbers
+    for name, value in params.items():  # plain already: save converts the whole state
         if isinstance(value, torch.device):
             stored[name] = str(value)
         elif (torch_name := _torch_class_name(value)) is not None:

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_iris
 from sklearn.preprocessing import StandardScaler
 
@@ -20,6 +21,18 @@ FAST = {"max_epochs": 3, "hidden_dim": 8, "lr": 1e-2, "random_state": 0}
 CLASSIFIERS = [NODEClassifier, ANODEClassifier, ResNetClassifier]
 REGRESSORS = [NODERegressor, ANODERegressor, ResNetRegressor]
 ODE_ESTIMATORS = [NODEClassifier, ANODEClassifier, NODERegressor, ANODERegressor]
+
+
+class SmallNet(torch.nn.Module):
+    """A custom module as a user writes one: no ODE, sizes given by skanode."""
+
+    def __init__(self, input_dim, output_dim, width=8):
+        super().__init__()
+        self.layers = torch.nn.Sequential(torch.nn.Linear(input_dim, width), torch.nn.ReLU(),
+                                          torch.nn.Linear(width, output_dim))
+
+    def forward(self, x):
+        return self.layers(x)
 
 
 def make(cls, **params):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import sklearn
 import torch
-from conftest import CLASSIFIERS, REGRESSORS, make
+from conftest import CLASSIFIERS, REGRESSORS, SmallNet, make
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import load_digits
@@ -583,17 +583,8 @@ def test_classes_and_image_shape_are_fixed_by_fit(spheres):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_custom_modules_own_default_is_no_change(spheres):
-    class Net(torch.nn.Module):
-        def __init__(self, input_dim, output_dim, width=8):
-            super().__init__()
-            self.layers = torch.nn.Sequential(torch.nn.Linear(input_dim, width), torch.nn.ReLU(),
-                                              torch.nn.Linear(width, output_dim))
-
-        def forward(self, x):
-            return self.layers(x)
-
     X, y = spheres
-    est = ANODEClassifier(module=Net, max_epochs=1).fit(X, y)
+    est = ANODEClassifier(module=SmallNet, max_epochs=1).fit(X, y)
     est.set_params(module__width=8).partial_fit(X, y)
     est.set_params(module__width=16)
     with pytest.raises(ValueError, match=r"width \(8 -> 16\) changed"):

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import SmallNet
 
 import skanode
 from skanode import ANODEClassifier, NODEClassifier, NODERegressor, ResNetClassifier
@@ -202,23 +203,14 @@ def test_torch_losses_are_saved_by_name_and_custom_ones_without_their_arguments(
 
 
 def test_a_custom_module_is_given_to_load_again(spheres, tmp_path):
-    class Tiny(torch.nn.Module):
-        def __init__(self, input_dim, output_dim, width=4):
-            super().__init__()
-            self.net = torch.nn.Sequential(torch.nn.Linear(input_dim, width), torch.nn.ReLU(),
-                                           torch.nn.Linear(width, output_dim))
-
-        def forward(self, x):
-            return self.net(x)
-
     X, y = spheres
-    est = NODEClassifier(module=Tiny, module__width=7, max_epochs=1, random_state=0).fit(X, y)
+    est = NODEClassifier(module=SmallNet, module__width=7, max_epochs=1, random_state=0).fit(X, y)
     with pytest.warns(UserWarning, match=r"\['module'\] are not plain values"):
         est.save(tmp_path / "m.pt")
     with pytest.raises(ValueError, match=r"custom module, which save does not store: pass it "
                                          r"to load again"):
         skanode.load(tmp_path / "m.pt")  # the weights fit no other module
-    loaded = skanode.load(tmp_path / "m.pt", module=Tiny, module__width=7)
+    loaded = skanode.load(tmp_path / "m.pt", module=SmallNet, module__width=7)
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
     # no ODE block, no NFE: nothing recorded (zeros were), and nfe_scorer says so
     from skanode.scoring import nfe_scorer
